@@ -1,1 +1,3 @@
-export {};
+export { startPlatform, type Platform, type PlatformOptions } from './platform.js';
+export { platformOptions, parseRetrySchedule, ConfigError } from './config.js';
+export type * from './types.js';

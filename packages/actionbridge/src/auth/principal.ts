@@ -1,0 +1,79 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { forbidden, unauthorized } from '../http/errors.js';
+import type { AccessTokens } from '../keys/access-tokens.js';
+import type { Store } from '../store/store.js';
+import type { Grant } from '../types.js';
+
+/** Who is calling: the platform admin, an org's API token, or an app's access token. */
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'org'; org_id: string; role: string; token_id: string }
+  | { kind: 'app'; org_id: string; app_id: string; execution_id: string; grants: Grant[] };
+
+export const ORG_ROLES = ['owner'] as const;
+const ALL: Grant[] = [{ action: 'entity:*' }];
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+export const newApiToken = () => `abt_${randomBytes(24).toString('base64url')}`;
+
+export class Authenticator {
+  private readonly admin: Buffer;
+
+  constructor(
+    private readonly store: Store,
+    private readonly accessTokens: AccessTokens,
+    adminToken: string,
+  ) {
+    this.admin = Buffer.from(hashToken(adminToken), 'hex');
+  }
+
+  /** Resolves the `authorization: Bearer …` header; throws 401 when it is missing or invalid. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match?.[1]) throw unauthorized('missing authorization: Bearer <token>');
+    const token = match[1];
+    if (token.startsWith('abt_')) {
+      const row = await this.store.findApiToken(hashToken(token));
+      if (!row) throw unauthorized('unknown API token');
+      return { kind: 'org', org_id: row.org_id, role: row.role, token_id: row.id };
+    }
+    if (token.startsWith('ey')) {
+      const claims = await this.accessTokens.verify(token);
+      const inst = await this.store.getInstallation(claims.org_id, claims.app_id);
+      if (!inst) throw forbidden('the app of this access token is not installed in its org');
+      const version = await this.store.getAppVersion(inst.app_id, inst.version);
+      return {
+        kind: 'app',
+        org_id: claims.org_id,
+        app_id: claims.app_id,
+        execution_id: claims.execution_id,
+        grants: version?.manifest.permissions ?? [],
+      };
+    }
+    if (timingSafeEqual(Buffer.from(hashToken(token), 'hex'), this.admin)) return { kind: 'admin' };
+    throw unauthorized('invalid token');
+  }
+}
+
+/** The grants a principal holds on the entity API of its org. */
+export function grantsOf(p: Principal): readonly Grant[] {
+  if (p.kind === 'app') return p.grants;
+  if (p.kind === 'org') return ALL;
+  return [];
+}
+
+/** The org a principal acts in; the admin acts in none. */
+export function orgOf(p: Principal): string {
+  if (p.kind === 'admin') throw forbidden('the platform admin token does not act inside an org: use an org API token');
+  return p.org_id;
+}
+
+/** Orgs' own APIs (flows, apps, installations, deliveries) are for org tokens, not app tokens. */
+export function requireOrgToken(p: Principal): string {
+  if (p.kind === 'app') throw forbidden('app access tokens may only use the entity API');
+  return orgOf(p);
+}
+
+export function requireAdmin(p: Principal): void {
+  if (p.kind !== 'admin') throw forbidden('this route needs the platform admin token');
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+import { ConfigError, platformOptions } from './config.js';
+import { startPlatform } from './platform.js';
+import { VERSION } from './version.js';
+
+const HELP = `actionbridge ${VERSION}: signed custom actions for automation flows
+
+Usage:
+  actionbridge start [options]     run the platform (API, engine, deliveries)
+  actionbridge version
+
+Options (flag, or environment variable):
+  -p, --port <n>              PORT                            listen port (default 4000)
+      --host <addr>           HOST                            listen address (default 127.0.0.1)
+  -d, --data <dir>            ACTIONBRIDGE_DATA_DIR           data folder (default ./actionbridge-data)
+      --public-url <url>      ACTIONBRIDGE_PUBLIC_URL         URL apps reach this server at
+      --retry-schedule <s,…>  ACTIONBRIDGE_RETRY_SCHEDULE     retry delays in seconds (default 0,5,30,120,600,1800,3600)
+      --delivery-timeout <s>  ACTIONBRIDGE_DELIVERY_TIMEOUT   per-attempt timeout in seconds (default 30)
+      --log-level <level>     LOG_LEVEL                       pino level (default info)
+  Secrets come only from the environment:
+      ACTIONBRIDGE_ADMIN_TOKEN   platform admin token (generated and saved in the data folder when unset)
+      DATABASE_URL               postgres://… to use PostgreSQL instead of SQLite
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (command !== 'start') {
+    process.stdout.write(HELP);
+    return command === undefined || command === 'help' || command === '--help' || command === '-h' ? 0 : 2;
+  }
+  const opts = platformOptions(rest, process.env);
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const platform = await startPlatform(opts);
+  process.stderr.write(
+    `ActionBridge ${VERSION} listening on ${platform.url} (public URL ${platform.publicUrl})\n` +
+      (platform.adminTokenGenerated
+        ? `Generated the platform admin token (saved in ${opts.dataDir}/admin-token):\n  ${platform.adminToken}\n`
+        : ''),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await platform.close();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`actionbridge: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`actionbridge: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

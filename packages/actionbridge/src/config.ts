@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+import type { PlatformOptions } from './platform.js';
+
+/** A setting that cannot be used as given; the CLI prints it and exits with status 2. */
+export class ConfigError extends Error {}
+
+function int(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${name} must be a whole number, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function url(name: string, value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return value.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  }
+}
+
+/** Retry delays in seconds, comma-separated (`ACTIONBRIDGE_RETRY_SCHEDULE`). */
+export function parseRetrySchedule(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) {
+    throw new ConfigError(`ACTIONBRIDGE_RETRY_SCHEDULE must be comma-separated seconds like "0,5,30", got "${value}"`);
+  }
+  const list = parts.map(Number);
+  if (list.length > 50) throw new ConfigError('ACTIONBRIDGE_RETRY_SCHEDULE allows at most 50 attempts');
+  return list;
+}
+
+export const START_FLAGS = {
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  data: { type: 'string', short: 'd' },
+  'public-url': { type: 'string' },
+  'retry-schedule': { type: 'string' },
+  'delivery-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Settings from flags first, then the environment. Secrets (admin token, database URL) only from the environment. */
+export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): PlatformOptions & { help?: boolean } {
+  const { values } = parseArgs({ args: argv, options: START_FLAGS, strict: true, allowPositionals: false });
+  const opts: PlatformOptions & { help?: boolean } = {};
+  if (values.help) opts.help = true;
+  const port = values.port ?? env.PORT;
+  if (port !== undefined) opts.port = int('--port / PORT', port, 0, 65535);
+  const host = values.host ?? env.HOST;
+  if (host) opts.host = host;
+  opts.dataDir = values.data ?? env.ACTIONBRIDGE_DATA_DIR ?? './actionbridge-data';
+  if (env.DATABASE_URL) {
+    if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new ConfigError('DATABASE_URL must start with postgres://');
+    opts.databaseUrl = env.DATABASE_URL;
+  }
+  if (env.ACTIONBRIDGE_ADMIN_TOKEN) {
+    if (env.ACTIONBRIDGE_ADMIN_TOKEN.length < 16) throw new ConfigError('ACTIONBRIDGE_ADMIN_TOKEN must be at least 16 characters');
+    opts.adminToken = env.ACTIONBRIDGE_ADMIN_TOKEN;
+  }
+  const publicUrl = values['public-url'] ?? env.ACTIONBRIDGE_PUBLIC_URL;
+  if (publicUrl) opts.publicUrl = url('--public-url / ACTIONBRIDGE_PUBLIC_URL', publicUrl);
+  const schedule = values['retry-schedule'] ?? env.ACTIONBRIDGE_RETRY_SCHEDULE;
+  if (schedule) opts.retrySchedule = parseRetrySchedule(schedule);
+  const timeout = values['delivery-timeout'] ?? env.ACTIONBRIDGE_DELIVERY_TIMEOUT;
+  if (timeout) opts.deliveryTimeoutS = int('--delivery-timeout / ACTIONBRIDGE_DELIVERY_TIMEOUT', timeout, 1, 600);
+  const level = values['log-level'] ?? env.LOG_LEVEL;
+  if (level) opts.logLevel = level;
+  return opts;
+}

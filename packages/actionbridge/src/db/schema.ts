@@ -1,0 +1,93 @@
+/**
+ * Row types of every table. JSON documents are stored as text; times used for scheduling are
+ * integer milliseconds (`*_ms`), times shown to users are ISO strings.
+ */
+export interface Database {
+  orgs: { id: string; name: string; created_at: string };
+  api_tokens: { id: string; org_id: string; name: string; role: string; token_hash: string; created_at: string };
+  signing_keys: {
+    kid: string;
+    purpose: 'webhook' | 'token';
+    private_pem: string;
+    public_pem: string;
+    status: 'primary' | 'retiring' | 'retired';
+    created_at: string;
+    retire_at: string | null;
+  };
+  apps: { id: string; owner_org_id: string; latest_version: number; created_at: string; updated_at: string };
+  app_versions: { app_id: string; version: number; manifest: string; created_at: string };
+  installations: {
+    org_id: string;
+    app_id: string;
+    version: number;
+    option_values: string;
+    enabled: number;
+    created_at: string;
+    updated_at: string;
+  };
+  entities: { id: string; org_id: string; schema: string; data: string; created_at: string; updated_at: string };
+  entity_events: {
+    id: string;
+    org_id: string;
+    entity_id: string;
+    schema: string;
+    operation: string;
+    entity: string;
+    diff: string;
+    caused_by_execution: string | null;
+    occurred_at: string;
+    created_ms: number;
+    processed: number;
+    locked_until_ms: number;
+  };
+  flows: {
+    id: string;
+    org_id: string;
+    entity_schema: string | null;
+    enabled: number;
+    data: string;
+    created_at: string;
+    updated_at: string;
+  };
+  executions: {
+    id: string;
+    org_id: string;
+    flow_id: string;
+    entity_id: string;
+    status: string;
+    data: string;
+    created_at: string;
+    updated_at: string;
+  };
+  deliveries: {
+    id: string;
+    org_id: string;
+    execution_id: string;
+    action_id: string;
+    app_id: string;
+    component_id: string;
+    webhook_id: string;
+    url: string;
+    status: 'pending' | 'succeeded' | 'failed' | 'cancelled';
+    request_body: string;
+    attempt_count: number;
+    next_attempt_ms: number | null;
+    locked_until_ms: number;
+    last_status_code: number | null;
+    last_error: string | null;
+    created_at: string;
+    updated_at: string;
+  };
+  delivery_attempts: {
+    id: string;
+    delivery_id: string;
+    attempt: number;
+    started_at: string;
+    duration_ms: number;
+    request_headers: string;
+    status_code: number | null;
+    response_headers: string;
+    response_body: string;
+    error: string | null;
+  };
+}

@@ -1,0 +1,91 @@
+import { Agent, errors, request } from 'undici';
+
+/** How much of a response is read and kept (SPEC §2: outputs are capped at 64 KiB). */
+export const RESPONSE_CAP_BYTES = 64 * 1024;
+
+export type SendResult =
+  | {
+      kind: 'response';
+      status: number;
+      headers: Record<string, string>;
+      body: string;
+      /** The body was longer than the cap and was cut. */
+      truncated: boolean;
+      durationMs: number;
+    }
+  | { kind: 'error'; error: string; timeout: boolean; durationMs: number };
+
+/**
+ * The one HTTP client for deliveries: an undici pool with keep-alive, connect/header/body timeouts,
+ * no redirects (undici's `request` does not follow them), response bodies read up to a cap.
+ */
+export class DeliveryClient {
+  private readonly agent = new Agent({
+    keepAliveTimeout: 10_000,
+    keepAliveMaxTimeout: 60_000,
+    connections: 64,
+    connect: { timeout: 10_000 },
+  });
+
+  async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
+    const started = performance.now();
+    const duration = () => Math.round(performance.now() - started);
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: this.agent,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let truncated = false;
+      for await (const chunk of res.body) {
+        const buf = chunk as Buffer;
+        if (size + buf.length > RESPONSE_CAP_BYTES) {
+          chunks.push(buf.subarray(0, RESPONSE_CAP_BYTES - size));
+          truncated = true;
+          res.body.destroy();
+          break;
+        }
+        chunks.push(buf);
+        size += buf.length;
+      }
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+      return {
+        kind: 'response',
+        status: res.statusCode,
+        headers: flat,
+        body: Buffer.concat(chunks).toString('utf8'),
+        truncated,
+        durationMs: duration(),
+      };
+    } catch (err) {
+      const timeout =
+        err instanceof errors.HeadersTimeoutError ||
+        err instanceof errors.BodyTimeoutError ||
+        err instanceof errors.ConnectTimeoutError ||
+        (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+      return { kind: 'error', error: describe(err, timeoutMs, timeout), timeout, durationMs: duration() };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function describe(err: unknown, timeoutMs: number, timeout: boolean): string {
+  if (timeout) return `no response within ${timeoutMs / 1000} s`;
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = (err as { code?: string }).code ?? cause?.code;
+    const msg = cause?.message ?? err.message;
+    return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+  }
+  return String(err);
+}

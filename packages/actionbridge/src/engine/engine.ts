@@ -1,0 +1,394 @@
+import { signWebhook } from '@actionbridge/app-sdk';
+import type { Logger } from 'pino';
+import type { AccessTokens } from '../keys/access-tokens.js';
+import type { KeyRing } from '../keys/keyring.js';
+import type { Store } from '../store/store.js';
+import type {
+  Delivery,
+  EntityEvent,
+  EntityItem,
+  ErrorOutput,
+  Execution,
+  ExecutionAction,
+  Flow,
+} from '../types.js';
+import { newId, newUuid, nowIso } from '../util/ids.js';
+import { VERSION } from '../version.js';
+import type { DeliveryClient, SendResult } from './delivery-client.js';
+import { buildPayload, findComponent } from './payload.js';
+import { classify, nextDelayMs, retryAfterSeconds } from './retry.js';
+
+export interface EngineOptions {
+  /** Retry delays in seconds; its length is the number of attempts. */
+  retrySchedule: readonly number[];
+  /** Per-attempt request timeout. @default 30000 */
+  deliveryTimeoutMs: number;
+  /** Fallback poll interval: notifications only shorten the wait. @default 1000 */
+  pollIntervalMs?: number;
+  /** Deliveries in flight at once in this process. @default 32 */
+  concurrency?: number;
+}
+
+/** Headers an app's component may not set: the platform owns them (SPEC §1). */
+const RESERVED_HEADERS = new Set([
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-epilot-token',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'host',
+  'connection',
+  'transfer-encoding',
+]);
+
+type Outcome = { status: 'success'; outputs: Record<string, unknown> } | { status: 'failed'; error: ErrorOutput };
+
+const TERMINAL = new Set(['success', 'failed', 'cancelled', 'skipped']);
+
+/**
+ * Turns entity events into executions and executions into deliveries, sends due deliveries, and
+ * advances executions with each answer. All state lives in the store: a crash at any point loses
+ * nothing, and an unfinished attempt is sent again (same `webhook-id`) once its lease runs out.
+ */
+export class Engine {
+  private stopped = true;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private loopDone: Promise<void> | undefined;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly webhookKeys: KeyRing,
+    private readonly tokens: AccessTokens,
+    private readonly client: DeliveryClient,
+    private readonly log: Logger,
+    private readonly opts: EngineOptions,
+  ) {
+    this.pollMs = opts.pollIntervalMs ?? 1000;
+    this.concurrency = opts.concurrency ?? 32;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming work and waits for deliveries in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** A hint that work may be waiting; polling remains the fallback, so a lost wake costs latency only. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      this.woken = false;
+      try {
+        await this.processEvents();
+        await this.dispatchDeliveries();
+      } catch (err) {
+        this.log.error({ err }, 'engine tick failed; retrying');
+      }
+      if (this.woken || this.stopped) continue;
+      const due = await this.store.nextDeliveryDue().catch(() => undefined);
+      const wait = due === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, due - Date.now()));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async processEvents(): Promise<void> {
+    for (;;) {
+      const events = await this.store.claimEvents(Date.now(), 60_000, 50);
+      if (events.length === 0) return;
+      for (const ev of events) {
+        await this.store.transaction(async (tx) => {
+          await this.startFlowsFor(tx, ev);
+          await tx.markEventProcessed(ev.id);
+        });
+      }
+    }
+  }
+
+  private async startFlowsFor(tx: Store, ev: EntityEvent): Promise<void> {
+    // Loop protection: a write made with an app token inside execution E never re-triggers E's flow.
+    const cause = ev.caused_by_execution ? await tx.getExecution(ev.org_id, ev.caused_by_execution) : undefined;
+    for (const flow of await tx.listEnabledFlows(ev.org_id)) {
+      if (cause?.flow_id === flow.id) continue;
+      const hit = flow.triggers.some(
+        (t) =>
+          t.type === 'entity_operation' &&
+          (t.configuration.schema ?? flow.entity_schema) === ev.schema &&
+          (!t.configuration.operations?.length || t.configuration.operations.includes(ev.operation)),
+      );
+      if (!hit) continue;
+      await this.createExecution(tx, flow, ev.entity, {
+        type: 'entity_operation',
+        operation: ev.operation,
+        entity_id: ev.entity_id,
+        diff: ev.diff,
+        occurred_at: ev.occurred_at,
+        event_id: ev.id,
+      });
+    }
+  }
+
+  /** Creates an execution of `flow` for `entity` and starts its first action. */
+  async createExecution(tx: Store, flow: Flow, entity: EntityItem, trigger: Execution['trigger']): Promise<Execution> {
+    const now = nowIso();
+    const exec: Execution = {
+      id: newUuid(),
+      org_id: flow.org_id,
+      flow_id: flow.id,
+      flow_name: flow.flow_name,
+      entity_id: entity._id,
+      execution_status: 'in_progress',
+      created_at: now,
+      updated_at: now,
+      actions: flow.actions.map((a) => ({ ...a, flow_action_id: a.id, execution_status: 'pending' })),
+      trigger_event:
+        trigger.type === 'manual'
+          ? { type: 'manual', org_id: flow.org_id, entity_id: entity._id }
+          : {
+              type: 'entity_operation',
+              org_id: flow.org_id,
+              entity_id: entity._id,
+              activity_id: trigger.event_id ?? '',
+              operation_type: trigger.operation ?? 'updateEntity',
+            },
+      entity_snapshot: entity,
+      version: flow.version,
+      trigger,
+    };
+    await tx.insertExecution(exec);
+    if (exec.actions.length === 0) exec.execution_status = 'success';
+    else await this.startAction(tx, exec, 0);
+    await tx.updateExecution(exec);
+    this.wake();
+    return exec;
+  }
+
+  /** Starts action `idx`: a delivery for a custom action, or an immediate BAD_CONFIG failure. */
+  private async startAction(tx: Store, exec: Execution, idx: number): Promise<void> {
+    const action = exec.actions[idx] as ExecutionAction;
+    const now = nowIso();
+    action.execution_status = 'in_progress';
+    action.started_at = now;
+    action.updated_at = now;
+    exec.current_action_id = action.id;
+    const badConfig = (reason: string) =>
+      this.finishAction(tx, exec, idx, { status: 'failed', error: { error_code: 'BAD_CONFIG', error_reason: reason } });
+
+    const { app_id, component_id } = action.config;
+    const inst = await tx.getInstallation(exec.org_id, app_id);
+    if (!inst) return badConfig(`app ${app_id} is not installed in this org`);
+    const version = await tx.getAppVersion(app_id, inst.version);
+    const component = version && findComponent(version.manifest, component_id);
+    if (!component?.configuration.external_integration_settings?.url) {
+      return badConfig(`app ${app_id} v${inst.version} has no custom action component ${component_id}`);
+    }
+    if (!inst.enabled) return badConfig(`installation of app ${app_id} is disabled: required options are not all set`);
+
+    const delivery: Delivery = {
+      id: newId('dlv', 12),
+      org_id: exec.org_id,
+      execution_id: exec.id,
+      action_id: action.id,
+      app_id,
+      component_id,
+      webhook_id: newId('msg'),
+      url: component.configuration.external_integration_settings.url,
+      status: 'pending',
+      request_body: buildPayload({ execution: exec, action, component, installation: inst }),
+      attempt_count: 0,
+      next_attempt_ms: Date.now(),
+      last_status_code: null,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await tx.insertDelivery(delivery);
+    action.delivery_id = delivery.id;
+  }
+
+  /** Records an action's end and moves the execution on: next action, success, or failure. */
+  private async finishAction(tx: Store, exec: Execution, idx: number, outcome: Outcome): Promise<void> {
+    const action = exec.actions[idx] as ExecutionAction;
+    const now = nowIso();
+    action.execution_status = outcome.status;
+    action.updated_at = now;
+    exec.updated_at = now;
+    if (outcome.status === 'success') {
+      action.outputs = outcome.outputs;
+      delete action.error_output;
+    } else {
+      action.error_output = outcome.error;
+    }
+    if (outcome.status === 'failed' && !action.allow_failure) {
+      exec.execution_status = 'failed';
+      for (const rest of exec.actions.slice(idx + 1)) {
+        if (!TERMINAL.has(rest.execution_status)) rest.execution_status = 'skipped';
+      }
+      return;
+    }
+    if (idx + 1 < exec.actions.length) return this.startAction(tx, exec, idx + 1);
+    exec.execution_status = 'success';
+  }
+
+  private async dispatchDeliveries(): Promise<void> {
+    while (!this.stopped && this.inFlight.size < this.concurrency) {
+      const free = this.concurrency - this.inFlight.size;
+      // The lease outlives the request timeout, so no other worker sends it while we wait.
+      const batch = await this.store.claimDueDeliveries(Date.now(), this.opts.deliveryTimeoutMs + 30_000, free);
+      if (batch.length === 0) return;
+      for (const d of batch) {
+        const p = this.attempt(d)
+          .catch((err) => this.log.error({ err, delivery_id: d.id }, 'delivery attempt could not be recorded'))
+          .finally(() => {
+            this.inFlight.delete(p);
+            this.wake();
+          });
+        this.inFlight.add(p);
+      }
+    }
+  }
+
+  /** Signs and sends one attempt of a delivery, then records it and its consequences in one transaction. */
+  private async attempt(d: Delivery): Promise<void> {
+    const attemptNo = d.attempt_count + 1;
+    const startedAt = nowIso();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const inst = await this.store.getInstallation(d.org_id, d.app_id);
+    const version = inst && (await this.store.getAppVersion(d.app_id, inst.version));
+    const component = version && findComponent(version.manifest, d.component_id);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(component?.configuration.external_integration_settings?.headers ?? {})) {
+      if (!RESERVED_HEADERS.has(k.toLowerCase()) && typeof v === 'string') headers[k] = v;
+    }
+    Object.assign(headers, {
+      'content-type': 'application/json',
+      'user-agent': `ActionBridge/${VERSION}`,
+      'webhook-id': d.webhook_id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(
+        { id: d.webhook_id, timestamp, body: d.request_body },
+        { ed25519: this.webhookKeys.active().map((k) => k.privateKey) },
+      ),
+    });
+    if (version?.manifest.permissions?.length) {
+      headers['x-epilot-token'] = await this.tokens.mint({
+        org_id: d.org_id,
+        app_id: d.app_id,
+        execution_id: d.execution_id,
+      });
+    }
+
+    const result = await this.client.send(d.url, headers, d.request_body, this.opts.deliveryTimeoutMs);
+    const verdict = classify(result);
+    const log = this.log.child({ delivery_id: d.id, webhook_id: d.webhook_id, attempt: attemptNo });
+    log.info(
+      { status: result.kind === 'response' ? result.status : undefined, error: result.kind === 'error' ? result.error : undefined, verdict, ms: result.durationMs },
+      'delivery attempt',
+    );
+
+    await this.store.transaction(async (tx) => {
+      await tx.insertAttempt({
+        id: newId('att', 12),
+        delivery_id: d.id,
+        attempt: attemptNo,
+        started_at: startedAt,
+        duration_ms: result.durationMs,
+        request_headers: headers['x-epilot-token'] ? { ...headers, 'x-epilot-token': '********' } : headers,
+        status_code: result.kind === 'response' ? result.status : null,
+        response_headers: result.kind === 'response' ? result.headers : {},
+        response_body: result.kind === 'response' ? result.body : '',
+        error: result.kind === 'error' ? result.error : null,
+      });
+      const now = nowIso();
+      const common = {
+        attempt_count: attemptNo,
+        last_status_code: result.kind === 'response' ? result.status : null,
+        last_error: result.kind === 'error' ? result.error : null,
+        updated_at: now,
+        locked_until_ms: 0,
+      };
+      const delay =
+        verdict === 'retry'
+          ? nextDelayMs(
+              this.opts.retrySchedule,
+              attemptNo,
+              result.kind === 'response' ? retryAfterSeconds(result.headers['retry-after']) : undefined,
+            )
+          : undefined;
+      if (delay !== undefined) {
+        await tx.updateDelivery(d.id, { ...common, status: 'pending', next_attempt_ms: Date.now() + delay });
+        return;
+      }
+      await tx.updateDelivery(d.id, {
+        ...common,
+        status: verdict === 'success' ? 'succeeded' : 'failed',
+        next_attempt_ms: null,
+      });
+      await this.settle(tx, d, verdict === 'success' ? { status: 'success', outputs: outputsOf(result) } : failureOf(result));
+    });
+  }
+
+  /** Applies a delivery's final outcome to its execution, unless the execution moved on (e.g. was cancelled). */
+  private async settle(tx: Store, d: Delivery, outcome: Outcome): Promise<void> {
+    const exec = await tx.getExecution(d.org_id, d.execution_id);
+    if (!exec) return;
+    const idx = exec.actions.findIndex((a) => a.id === d.action_id);
+    const action = exec.actions[idx];
+    if (!action || action.delivery_id !== d.id || action.execution_status !== 'in_progress') return;
+    await this.finishAction(tx, exec, idx, outcome);
+    await tx.updateExecution(exec);
+  }
+}
+
+function outputsOf(result: SendResult): Record<string, unknown> {
+  if (result.kind !== 'response' || result.truncated || !result.body) return {};
+  try {
+    const parsed: unknown = JSON.parse(result.body);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    // A 2xx with a body that is not JSON still succeeds; it just has no outputs.
+    return {};
+  }
+}
+
+function failureOf(result: SendResult): Outcome {
+  if (result.kind === 'error') {
+    return {
+      status: 'failed',
+      error: { error_code: result.timeout ? 'TIMEOUT_ERROR' : 'CUSTOM_ACTION_ERROR', error_reason: result.error },
+    };
+  }
+  let reason = `HTTP ${result.status}`;
+  try {
+    const body = JSON.parse(result.body) as Record<string, unknown>;
+    const r = body.error_reason ?? body.message ?? body.error;
+    if (typeof r === 'string' && r) reason = r;
+  } catch {
+    // not JSON: the status says it all
+  }
+  return { status: 'failed', error: { error_code: 'CUSTOM_ACTION_ERROR', error_reason: reason } };
+}

@@ -1,0 +1,215 @@
+import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
+import { isAllowed } from '../auth/grants.js';
+import { badRequest, conflict, forbidden, notFound } from '../http/errors.js';
+import type { Store } from '../store/store.js';
+import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../types.js';
+import { newUuid, nowIso } from '../util/ids.js';
+import { diffAttributes, isEmptyDiff } from './diff.js';
+import { matches, parseQuery, sortEntities } from './query.js';
+
+/** Schemas every org has; any other valid slug works too. */
+export const BUILTIN_SCHEMAS = ['opportunity', 'contact', 'contract'] as const;
+export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/** System fields the server owns: sent values are ignored (`_schema` must match the path). */
+const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at', '_owners', '_acl']);
+
+export function checkSlug(slug: string): string {
+  if (!SLUG.test(slug)) throw badRequest(`invalid entity schema slug "${slug}": use lowercase letters, digits, _ and -`);
+  return slug;
+}
+
+function userAttributes(e: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (!READ_ONLY.has(k)) out[k] = v;
+  return out;
+}
+
+function titleOf(attrs: Record<string, unknown>): string {
+  for (const k of ['_title', 'name', 'title', 'email']) {
+    const v = attrs[k];
+    if (typeof v === 'string' && v.trim()) return v;
+  }
+  const full = [attrs.first_name, attrs.last_name].filter((x) => typeof x === 'string' && x).join(' ');
+  return full;
+}
+
+function checkBody(body: unknown, slug: string): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('the body must be a JSON object of entity attributes');
+  }
+  const b = body as Record<string, unknown>;
+  if (b._schema !== undefined && b._schema !== slug) {
+    throw badRequest(`_schema "${String(b._schema)}" does not match the path's schema "${slug}"`);
+  }
+  if (b._tags !== undefined && b._tags !== null && (!Array.isArray(b._tags) || b._tags.some((t) => typeof t !== 'string'))) {
+    throw badRequest('_tags must be an array of strings');
+  }
+  if (b._title !== undefined && b._title !== null && typeof b._title !== 'string') {
+    throw badRequest('_title must be a string');
+  }
+  return b;
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/**
+ * The entity API: every write checks the caller's grants, stores the entity and its event (with the
+ * diff) in one transaction, then wakes the engine.
+ */
+export class EntityService {
+  constructor(
+    private readonly store: Store,
+    private readonly onEvent: () => void,
+  ) {}
+
+  private check(p: Principal, action: GrantAction, schema: string, id?: string) {
+    if (!isAllowed(grantsOf(p), action, schema, id)) {
+      throw forbidden(`missing grant ${action} on ${id ? `${schema}:${id}` : schema}`);
+    }
+  }
+
+  /** Loads an entity of the caller's org and path schema; another org's or schema's is a 404. */
+  private async load(p: Principal, slug: string, id: string): Promise<EntityItem> {
+    const e = await this.store.getEntity(orgOf(p), id);
+    if (!e || e._schema !== slug) throw notFound(`${slug} ${id}`);
+    return e;
+  }
+
+  async get(p: Principal, slug: string, id: string): Promise<EntityItem> {
+    checkSlug(slug);
+    const e = await this.load(p, slug, id);
+    this.check(p, 'entity:view', slug, id);
+    return e;
+  }
+
+  async create(p: Principal, slug: string, body: unknown): Promise<EntityItem> {
+    checkSlug(slug);
+    const attrs = userAttributes(checkBody(body, slug));
+    this.check(p, 'entity:create', slug);
+    const now = nowIso();
+    const entity: EntityItem = {
+      ...attrs,
+      _id: newUuid(),
+      _org: orgOf(p),
+      _schema: slug,
+      _title: titleOf(attrs),
+      _tags: Array.isArray(attrs._tags) ? (attrs._tags as string[]) : [],
+      _created_at: now,
+      _updated_at: now,
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.insertEntity(entity);
+      await this.emit(tx, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
+    });
+    this.onEvent();
+    return entity;
+  }
+
+  /** PUT replaces the user attributes; PATCH merges them. */
+  async update(p: Principal, slug: string, id: string, body: unknown, mode: 'put' | 'patch'): Promise<EntityItem> {
+    checkSlug(slug);
+    const b = checkBody(body, slug);
+    const updated = await this.store.transaction(async (tx) => {
+      const before = await tx.getEntity(orgOf(p), id);
+      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+      this.check(p, 'entity:edit', slug, id);
+      if (mode === 'patch' && typeof b._updated_at === 'string') {
+        const sent = Date.parse(b._updated_at);
+        if (Number.isNaN(sent)) throw badRequest('_updated_at must be an ISO date-time');
+        if (sent < Date.parse(before._updated_at)) {
+          throw conflict(`entity was updated at ${before._updated_at}, after the _updated_at you sent (${b._updated_at})`);
+        }
+      }
+      const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
+      const after: EntityItem = {
+        ...attrs,
+        _id: before._id,
+        _org: before._org,
+        _schema: before._schema,
+        _title: typeof attrs._title === 'string' ? attrs._title : titleOf(attrs) || before._title,
+        _tags: Array.isArray(attrs._tags) ? (attrs._tags as string[]) : [],
+        _created_at: before._created_at,
+        _updated_at: nowIso(),
+      };
+      const diff = diffAttributes(userAttributes(before), userAttributes(after));
+      if (isEmptyDiff(diff)) return before;
+      await tx.replaceEntity(after);
+      await this.emit(tx, p, 'updateEntity', after, diff);
+      return after;
+    });
+    this.onEvent();
+    return updated;
+  }
+
+  async remove(p: Principal, slug: string, id: string): Promise<EntityItem> {
+    checkSlug(slug);
+    const removed = await this.store.transaction(async (tx) => {
+      const before = await tx.getEntity(orgOf(p), id);
+      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+      this.check(p, 'entity:delete', slug, id);
+      await tx.deleteEntity(before._org, id);
+      await this.emit(tx, p, 'deleteEntity', before, diffAttributes(userAttributes(before), {}));
+      return before;
+    });
+    this.onEvent();
+    return removed;
+  }
+
+  /** Finds the entity whose `unique_key` attributes equal the sent ones: patches it, or creates one. */
+  async upsert(p: Principal, slug: string, body: unknown): Promise<{ entity: EntityItem; created: boolean }> {
+    checkSlug(slug);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw badRequest('the body must be {"unique_key": [...], "entity": {...}}');
+    }
+    const { unique_key, entity } = body as { unique_key?: unknown; entity?: unknown };
+    if (!Array.isArray(unique_key) || unique_key.length === 0 || unique_key.some((k) => typeof k !== 'string')) {
+      throw badRequest('unique_key must be a non-empty array of attribute paths');
+    }
+    const attrs = checkBody(entity, slug);
+    const wanted = unique_key.map((k: string) => [k, getPath(attrs, k)] as const);
+    const missing = wanted.find(([, v]) => v === undefined);
+    if (missing) throw badRequest(`entity has no value for unique_key "${missing[0]}"`);
+    const candidates = await this.store.listEntities(orgOf(p), slug);
+    const found = candidates.find((e) =>
+      wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v)),
+    );
+    if (found) return { entity: await this.update(p, slug, found._id, attrs, 'patch'), created: false };
+    return { entity: await this.create(p, slug, attrs), created: true };
+  }
+
+  async search(
+    p: Principal,
+    params: { q: string; sort?: string; from?: number; size?: number },
+  ): Promise<{ hits: number; results: EntityItem[] }> {
+    const query = parseQuery(params.q);
+    const grants = grantsOf(p);
+    const all = await this.store.listEntities(orgOf(p), query.schema);
+    const visible = all.filter((e) => matches(e, query) && isAllowed(grants, 'entity:view', e._schema, e._id));
+    const sorted = sortEntities(visible, params.sort);
+    const from = params.from ?? 0;
+    const size = params.size ?? 10;
+    return { hits: sorted.length, results: sorted.slice(from, from + size) };
+  }
+
+  private async emit(tx: Store, p: Principal, operation: EntityOperation, entity: EntityItem, diff: EntityDiff) {
+    await tx.insertEvent({
+      id: newUuid(),
+      org_id: entity._org,
+      entity_id: entity._id,
+      schema: entity._schema,
+      operation,
+      entity,
+      diff,
+      caused_by_execution: p.kind === 'app' ? p.execution_id : null,
+      occurred_at: nowIso(),
+    });
+  }
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import { orgOf } from '../../auth/principal.js';
+import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
+import { badRequest, notFound } from '../errors.js';
+import type { Context, Who } from '../server.js';
+
+const schemaItem = (slug: string) => ({
+  slug,
+  name: slug.charAt(0).toUpperCase() + slug.slice(1).replace(/[_-]/g, ' '),
+  plural: `${slug}s`,
+  attributes: [],
+});
+
+type Slug = { Params: { slug: string } };
+type SlugId = { Params: { slug: string; id: string } };
+
+/** epilot's entity API (the subset in SPEC §3). App tokens are allowed here, within their grants. */
+export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
+  const svc = ctx.entities;
+
+  app.post<{ Body: { q: string; sort?: string; from?: number; size?: number } }>(
+    '/v1/entity::search',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['q'],
+          properties: {
+            q: { type: 'string', maxLength: 4096 },
+            sort: { type: 'string' },
+            from: { type: 'integer', minimum: 0 },
+            size: { type: 'integer', minimum: 0, maximum: 1000 },
+          },
+        },
+      },
+    },
+    async (req) => svc.search(await who(req), req.body),
+  );
+
+  app.get('/v1/entity/schemas', async (req) => {
+    const orgId = orgOf(await who(req));
+    const used = await ctx.store.listEntitySchemas(orgId);
+    return { results: [...new Set([...BUILTIN_SCHEMAS, ...used])].map(schemaItem) };
+  });
+
+  app.get<Slug>('/v1/entity/schemas/:slug', async (req) => {
+    await who(req);
+    return schemaItem(checkSlug(req.params.slug));
+  });
+
+  app.post<Slug>('/v1/entity/:slug', async (req, reply) =>
+    reply.status(201).send(await svc.create(await who(req), req.params.slug, req.body)),
+  );
+
+  // `PATCH /v1/entity/{slug}:upsert`: the router cannot split a literal `:` after a parameter.
+  app.patch<Slug>('/v1/entity/:slug', async (req, reply) => {
+    const m = /^(.+):upsert$/.exec(req.params.slug);
+    if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
+    const { entity, created } = await svc.upsert(await who(req), m[1], req.body);
+    return reply.status(created ? 201 : 200).send(entity);
+  });
+
+  app.get<SlugId>('/v1/entity/:slug/:id', async (req) => ({
+    entity: await svc.get(await who(req), req.params.slug, req.params.id),
+    relations: [],
+  }));
+  app.put<SlugId>('/v1/entity/:slug/:id', async (req) =>
+    svc.update(await who(req), req.params.slug, req.params.id, req.body, 'put'),
+  );
+  app.patch<SlugId>('/v1/entity/:slug/:id', async (req) => {
+    if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
+    return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch');
+  });
+  app.delete<SlugId>('/v1/entity/:slug/:id', async (req) =>
+    svc.remove(await who(req), req.params.slug, req.params.id),
+  );
+}

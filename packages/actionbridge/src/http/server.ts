@@ -1,0 +1,97 @@
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Authenticator, Principal } from '../auth/principal.js';
+import type { Engine } from '../engine/engine.js';
+import type { EntityService } from '../entities/service.js';
+import type { AccessTokens } from '../keys/access-tokens.js';
+import type { KeyRing } from '../keys/keyring.js';
+import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+import { HttpError } from './errors.js';
+import { adminRoutes } from './routes/admin.js';
+import { appRoutes } from './routes/apps.js';
+import { automationRoutes } from './routes/automation.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { entityRoutes } from './routes/entities.js';
+import { publicRoutes } from './routes/public.js';
+
+/** What route handlers need. */
+export interface Context {
+  store: Store;
+  auth: Authenticator;
+  entities: EntityService;
+  engine: Engine;
+  webhookKeys: KeyRing;
+  tokenKeys: KeyRing;
+  accessTokens: AccessTokens;
+  publicUrl: () => string;
+  log: Logger;
+}
+
+export type Who = (req: FastifyRequest) => Promise<Principal>;
+
+/** Query strings as epilot's clients send them: `x[]=a&x[]=b` becomes `x: ['a', 'b']`. */
+function parseQuery(text: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [rawKey, value] of new URLSearchParams(text)) {
+    const isArray = rawKey.endsWith('[]');
+    const key = isArray ? rawKey.slice(0, -2) : rawKey;
+    const prev = out[key];
+    if (prev === undefined) out[key] = isArray ? [value] : value;
+    else out[key] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
+}
+
+export async function buildServer(ctx: Context): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { querystringParser: parseQuery, ignoreTrailingSlash: true },
+  });
+
+  // Bodies are checked strictly (a number is not a string); query strings and params are coerced.
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+    if (err instanceof HttpError) {
+      return reply.status(err.status).send({ status: err.status, error: err.message, ...(err.details ? { details: err.details } : {}) });
+    }
+    if (err.validation) {
+      return reply.status(400).send({ status: 400, error: err.message, details: err.validation });
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) {
+      req.log.error({ err }, 'unhandled error');
+      return reply.status(500).send({ status: 500, error: 'internal error' });
+    }
+    return reply.status(status).send({ status, error: err.message });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ status: 404, error: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'ActionBridge', version: VERSION, description: 'Custom actions for automation flows' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  const who: Who = (req) => ctx.auth.authenticate(req.headers.authorization);
+  await app.register(async (scope) => {
+    publicRoutes(scope, ctx);
+    adminRoutes(scope, ctx, who);
+    appRoutes(scope, ctx, who);
+    entityRoutes(scope, ctx, who);
+    automationRoutes(scope, ctx, who);
+    deliveryRoutes(scope, ctx, who);
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

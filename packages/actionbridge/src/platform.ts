@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Authenticator } from './auth/principal.js';
+import { connect } from './db/connect.js';
+import { DeliveryClient } from './engine/delivery-client.js';
+import { Engine } from './engine/engine.js';
+import { DEFAULT_RETRY_SCHEDULE_S } from './engine/retry.js';
+import { EntityService } from './entities/service.js';
+import { buildServer } from './http/server.js';
+import { AccessTokens } from './keys/access-tokens.js';
+import { KeyRing } from './keys/keyring.js';
+import { KyselyStore, type Store } from './store/store.js';
+
+export interface PlatformOptions {
+  /** TCP port; 0 picks a free one. @default 4000 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Folder for the SQLite database and the generated admin token. @default './actionbridge-data' */
+  dataDir?: string;
+  /** `postgres://…`: use PostgreSQL instead of SQLite. */
+  databaseUrl?: string;
+  /** The platform admin's token; generated and persisted in `dataDir` when unset. */
+  adminToken?: string;
+  /** The URL apps and clients reach this server at; also the access tokens' issuer. @default `http://localhost:${port}` */
+  publicUrl?: string;
+  /** Retry delays in seconds; its length is the number of attempts. @default [0, 5, 30, 120, 600, 1800, 3600] */
+  retrySchedule?: readonly number[];
+  /** Per-attempt request timeout in seconds. @default 30 */
+  deliveryTimeoutS?: number;
+  /** pino level. @default 'info' */
+  logLevel?: string;
+  logger?: Logger;
+}
+
+export interface Platform {
+  url: string;
+  publicUrl: string;
+  adminToken: string;
+  /** True when this start generated the admin token (first start without ACTIONBRIDGE_ADMIN_TOKEN). */
+  adminTokenGenerated: boolean;
+  store: Store;
+  server: FastifyInstance;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+function adminTokenFor(dataDir: string, given: string | undefined): { token: string; generated: boolean } {
+  if (given) return { token: given, generated: false };
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: false };
+  mkdirSync(dataDir, { recursive: true });
+  const token = `abadmin_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, generated: true };
+}
+
+/** Opens the store, loads (or creates) keys, starts the engine and the HTTP server. */
+export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
+  const dataDir = opts.dataDir ?? './actionbridge-data';
+  const log = opts.logger ?? pino({ level: opts.logLevel ?? 'info' });
+  const conn = await connect({ dataDir, databaseUrl: opts.databaseUrl });
+  const store = new KyselyStore(conn.db, conn.dialect);
+  const admin = adminTokenFor(dataDir, opts.adminToken);
+  const webhookKeys = await KeyRing.open(store, 'webhook');
+  const tokenKeys = await KeyRing.open(store, 'token');
+
+  const port = opts.port ?? 4000;
+  const host = opts.host ?? '127.0.0.1';
+  // With port 0 the URL is known only after listening; the issuer reads it lazily.
+  let publicUrl = opts.publicUrl ?? `http://localhost:${port}`;
+  const accessTokens = new AccessTokens(tokenKeys, () => publicUrl);
+  const client = new DeliveryClient();
+  const engine = new Engine(store, webhookKeys, accessTokens, client, log.child({ component: 'engine' }), {
+    retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
+    deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
+  });
+  const entities = new EntityService(store, () => engine.wake());
+  const auth = new Authenticator(store, accessTokens, admin.token);
+  const server = await buildServer({
+    store,
+    auth,
+    entities,
+    engine,
+    webhookKeys,
+    tokenKeys,
+    accessTokens,
+    publicUrl: () => publicUrl,
+    log,
+  });
+  const url = (await server.listen({ port, host })).replace('127.0.0.1', 'localhost');
+  if (!opts.publicUrl && port === 0) publicUrl = url;
+  engine.start();
+
+  return {
+    url,
+    publicUrl,
+    adminToken: admin.token,
+    adminTokenGenerated: admin.generated,
+    store,
+    server,
+    engine,
+    async close() {
+      await server.close();
+      await engine.stop();
+      await client.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,538 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Dialect } from '../db/connect.js';
+import type { Database } from '../db/schema.js';
+import type {
+  AppManifest,
+  Delivery,
+  DeliveryAttempt,
+  EntityEvent,
+  EntityItem,
+  Execution,
+  Flow,
+  Installation,
+} from '../types.js';
+
+type Row<T extends keyof Database> = Selectable<Database[T]>;
+export type OrgRow = Row<'orgs'>;
+export type ApiTokenRow = Row<'api_tokens'>;
+export type SigningKeyRow = Row<'signing_keys'>;
+export type AppRow = Row<'apps'>;
+
+export interface AppVersion {
+  app_id: string;
+  version: number;
+  manifest: AppManifest;
+  created_at: string;
+}
+
+export interface Page<T> {
+  total: number;
+  results: T[];
+}
+
+/**
+ * Everything ActionBridge persists. One implementation over Kysely serves SQLite and PostgreSQL;
+ * the conformance suite (`store.test.ts`) runs against both. Every read and write of tenant data
+ * takes the org id: a row of another org is indistinguishable from a missing one.
+ */
+export interface Store {
+  readonly dialect: Dialect;
+  /** Runs `fn` in one transaction (or in the current one, when already inside). */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  createOrg(row: OrgRow): Promise<void>;
+  getOrg(id: string): Promise<OrgRow | undefined>;
+  createApiToken(row: ApiTokenRow): Promise<void>;
+  findApiToken(tokenHash: string): Promise<ApiTokenRow | undefined>;
+
+  listSigningKeys(purpose: SigningKeyRow['purpose']): Promise<SigningKeyRow[]>;
+  insertSigningKey(row: SigningKeyRow): Promise<void>;
+  updateSigningKey(kid: string, patch: Pick<SigningKeyRow, 'status' | 'retire_at'>): Promise<void>;
+
+  createApp(app: AppRow, manifest: AppManifest): Promise<void>;
+  addAppVersion(appId: string, manifest: AppManifest, now: string): Promise<number>;
+  getApp(id: string): Promise<AppRow | undefined>;
+  getAppVersion(appId: string, version: number): Promise<AppVersion | undefined>;
+
+  putInstallation(inst: Installation): Promise<void>;
+  getInstallation(orgId: string, appId: string): Promise<Installation | undefined>;
+  listInstallations(orgId: string): Promise<Installation[]>;
+  deleteInstallation(orgId: string, appId: string): Promise<boolean>;
+
+  getEntity(orgId: string, id: string): Promise<EntityItem | undefined>;
+  /** Entities of an org, optionally of one schema, newest first. */
+  listEntities(orgId: string, schema?: string): Promise<EntityItem[]>;
+  listEntitySchemas(orgId: string): Promise<string[]>;
+  insertEntity(entity: EntityItem): Promise<void>;
+  replaceEntity(entity: EntityItem): Promise<void>;
+  deleteEntity(orgId: string, id: string): Promise<void>;
+
+  insertEvent(event: EntityEvent): Promise<void>;
+  /** Leases up to `limit` unprocessed events, oldest first. */
+  claimEvents(now: number, leaseMs: number, limit: number): Promise<EntityEvent[]>;
+  markEventProcessed(id: string): Promise<void>;
+
+  insertFlow(flow: Flow): Promise<void>;
+  updateFlow(flow: Flow): Promise<void>;
+  getFlow(orgId: string, id: string): Promise<Flow | undefined>;
+  listFlows(orgId: string, q: { schema?: string; from: number; size: number }): Promise<Page<Flow>>;
+  listEnabledFlows(orgId: string): Promise<Flow[]>;
+  deleteFlow(orgId: string, id: string): Promise<boolean>;
+
+  insertExecution(exec: Execution): Promise<void>;
+  updateExecution(exec: Execution): Promise<void>;
+  getExecution(orgId: string, id: string): Promise<Execution | undefined>;
+  listExecutions(orgId: string, q: { entity_id?: string; from: number; size: number }): Promise<Page<Execution>>;
+
+  insertDelivery(d: Delivery): Promise<void>;
+  updateDelivery(
+    id: string,
+    patch: Partial<Pick<Delivery, 'status' | 'attempt_count' | 'next_attempt_ms' | 'last_status_code' | 'last_error'>> & {
+      updated_at: string;
+      locked_until_ms?: number;
+    },
+  ): Promise<void>;
+  /** Leases up to `limit` pending deliveries whose next attempt is due. */
+  claimDueDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
+  /** The earliest `next_attempt_ms` of a pending delivery, if any. */
+  nextDeliveryDue(): Promise<number | undefined>;
+  getDelivery(orgId: string, id: string): Promise<Delivery | undefined>;
+  listDeliveries(
+    orgId: string,
+    q: { execution_id?: string; app_id?: string; status?: string; from: number; size: number },
+  ): Promise<Page<Delivery>>;
+  insertAttempt(a: DeliveryAttempt): Promise<void>;
+  listAttempts(deliveryId: string): Promise<DeliveryAttempt[]>;
+
+  close(): Promise<void>;
+}
+
+const parse = <T>(text: string): T => JSON.parse(text) as T;
+
+function toEntity(row: Row<'entities'>): EntityItem {
+  return parse<EntityItem>(row.data);
+}
+
+function toDelivery(row: Row<'deliveries'>): Delivery {
+  const { locked_until_ms: _lease, ...rest } = row;
+  return rest;
+}
+
+function toEvent(row: Row<'entity_events'>): EntityEvent {
+  return {
+    id: row.id,
+    org_id: row.org_id,
+    entity_id: row.entity_id,
+    schema: row.schema,
+    operation: row.operation as EntityEvent['operation'],
+    entity: parse(row.entity),
+    diff: parse(row.diff),
+    caused_by_execution: row.caused_by_execution,
+    occurred_at: row.occurred_at,
+  };
+}
+
+function toInstallation(row: Row<'installations'>): Installation {
+  return { ...row, option_values: parse(row.option_values), enabled: row.enabled === 1 };
+}
+
+export class KyselyStore implements Store {
+  constructor(
+    private readonly db: Kysely<Database> | Transaction<Database>,
+    readonly dialect: Dialect,
+    private readonly inTransaction = false,
+  ) {}
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return (this.db as Kysely<Database>)
+      .transaction()
+      .execute((trx) => fn(new KyselyStore(trx, this.dialect, true)));
+  }
+
+  async createOrg(row: OrgRow) {
+    await this.db.insertInto('orgs').values(row).execute();
+  }
+  getOrg(id: string) {
+    return this.db.selectFrom('orgs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  async createApiToken(row: ApiTokenRow) {
+    await this.db.insertInto('api_tokens').values(row).execute();
+  }
+  findApiToken(tokenHash: string) {
+    return this.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+  }
+
+  listSigningKeys(purpose: SigningKeyRow['purpose']) {
+    return this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('purpose', '=', purpose)
+      .where('status', '!=', 'retired')
+      .orderBy('created_at', 'desc')
+      .execute();
+  }
+  async insertSigningKey(row: SigningKeyRow) {
+    await this.db.insertInto('signing_keys').values(row).execute();
+  }
+  async updateSigningKey(kid: string, patch: Pick<SigningKeyRow, 'status' | 'retire_at'>) {
+    await this.db.updateTable('signing_keys').set(patch).where('kid', '=', kid).execute();
+  }
+
+  async createApp(app: AppRow, manifest: AppManifest) {
+    await this.db.insertInto('apps').values(app).execute();
+    await this.db
+      .insertInto('app_versions')
+      .values({ app_id: app.id, version: app.latest_version, manifest: JSON.stringify(manifest), created_at: app.created_at })
+      .execute();
+  }
+  async addAppVersion(appId: string, manifest: AppManifest, now: string) {
+    return this.transaction(async (tx) => {
+      const self = tx as KyselyStore;
+      const app = await self.db
+        .updateTable('apps')
+        .set((eb) => ({ latest_version: eb('latest_version', '+', 1), updated_at: now }))
+        .where('id', '=', appId)
+        .returning('latest_version')
+        .executeTakeFirstOrThrow();
+      await self.db
+        .insertInto('app_versions')
+        .values({ app_id: appId, version: app.latest_version, manifest: JSON.stringify(manifest), created_at: now })
+        .execute();
+      return app.latest_version;
+    });
+  }
+  getApp(id: string) {
+    return this.db.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  async getAppVersion(appId: string, version: number) {
+    const row = await this.db
+      .selectFrom('app_versions')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row && { ...row, manifest: parse<AppManifest>(row.manifest) };
+  }
+
+  async putInstallation(inst: Installation) {
+    const row = { ...inst, option_values: JSON.stringify(inst.option_values), enabled: inst.enabled ? 1 : 0 };
+    await this.db
+      .insertInto('installations')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['org_id', 'app_id']).doUpdateSet({
+          version: row.version,
+          option_values: row.option_values,
+          enabled: row.enabled,
+          updated_at: row.updated_at,
+        }),
+      )
+      .execute();
+  }
+  async getInstallation(orgId: string, appId: string) {
+    const row = await this.db
+      .selectFrom('installations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('app_id', '=', appId)
+      .executeTakeFirst();
+    return row && toInstallation(row);
+  }
+  async listInstallations(orgId: string) {
+    const rows = await this.db
+      .selectFrom('installations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toInstallation);
+  }
+  async deleteInstallation(orgId: string, appId: string) {
+    const r = await this.db
+      .deleteFrom('installations')
+      .where('org_id', '=', orgId)
+      .where('app_id', '=', appId)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async getEntity(orgId: string, id: string) {
+    const row = await this.db
+      .selectFrom('entities')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toEntity(row);
+  }
+  async listEntities(orgId: string, schema?: string) {
+    let q = this.db.selectFrom('entities').selectAll().where('org_id', '=', orgId);
+    if (schema) q = q.where('schema', '=', schema);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id').execute();
+    return rows.map(toEntity);
+  }
+  async listEntitySchemas(orgId: string) {
+    const rows = await this.db
+      .selectFrom('entities')
+      .select('schema')
+      .distinct()
+      .where('org_id', '=', orgId)
+      .orderBy('schema')
+      .execute();
+    return rows.map((r) => r.schema);
+  }
+  async insertEntity(e: EntityItem) {
+    await this.db
+      .insertInto('entities')
+      .values({
+        id: e._id,
+        org_id: e._org,
+        schema: e._schema,
+        data: JSON.stringify(e),
+        created_at: e._created_at,
+        updated_at: e._updated_at,
+      })
+      .execute();
+  }
+  async replaceEntity(e: EntityItem) {
+    await this.db
+      .updateTable('entities')
+      .set({ data: JSON.stringify(e), updated_at: e._updated_at })
+      .where('org_id', '=', e._org)
+      .where('id', '=', e._id)
+      .execute();
+  }
+  async deleteEntity(orgId: string, id: string) {
+    await this.db.deleteFrom('entities').where('org_id', '=', orgId).where('id', '=', id).execute();
+  }
+
+  async insertEvent(ev: EntityEvent) {
+    await this.db
+      .insertInto('entity_events')
+      .values({
+        ...ev,
+        entity: JSON.stringify(ev.entity),
+        diff: JSON.stringify(ev.diff),
+        created_ms: Date.parse(ev.occurred_at),
+        processed: 0,
+        locked_until_ms: 0,
+      })
+      .execute();
+  }
+  async claimEvents(now: number, leaseMs: number, limit: number) {
+    let due = this.db
+      .selectFrom('entity_events')
+      .select('id')
+      .where('processed', '=', 0)
+      .where('locked_until_ms', '<=', now)
+      .orderBy('created_ms')
+      .orderBy('id')
+      .limit(limit);
+    if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
+    const rows = await this.db
+      .updateTable('entity_events')
+      .set({ locked_until_ms: now + leaseMs })
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => a.created_ms - b.created_ms || a.id.localeCompare(b.id)).map(toEvent);
+  }
+  async markEventProcessed(id: string) {
+    await this.db.updateTable('entity_events').set({ processed: 1 }).where('id', '=', id).execute();
+  }
+
+  async insertFlow(flow: Flow) {
+    await this.db
+      .insertInto('flows')
+      .values({
+        id: flow.id,
+        org_id: flow.org_id,
+        entity_schema: flow.entity_schema ?? null,
+        enabled: flow.enabled ? 1 : 0,
+        data: JSON.stringify(flow),
+        created_at: flow.created_at,
+        updated_at: flow.updated_at,
+      })
+      .execute();
+  }
+  async updateFlow(flow: Flow) {
+    await this.db
+      .updateTable('flows')
+      .set({
+        entity_schema: flow.entity_schema ?? null,
+        enabled: flow.enabled ? 1 : 0,
+        data: JSON.stringify(flow),
+        updated_at: flow.updated_at,
+      })
+      .where('org_id', '=', flow.org_id)
+      .where('id', '=', flow.id)
+      .execute();
+  }
+  async getFlow(orgId: string, id: string) {
+    const row = await this.db
+      .selectFrom('flows')
+      .select('data')
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && parse<Flow>(row.data);
+  }
+  async listFlows(orgId: string, q: { schema?: string; from: number; size: number }) {
+    let base = this.db.selectFrom('flows').where('org_id', '=', orgId);
+    if (q.schema) base = base.where('entity_schema', '=', q.schema);
+    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await base.select('data').orderBy('created_at').orderBy('id').offset(q.from).limit(q.size).execute();
+    return { total: Number(total), results: rows.map((r) => parse<Flow>(r.data)) };
+  }
+  async listEnabledFlows(orgId: string) {
+    const rows = await this.db
+      .selectFrom('flows')
+      .select('data')
+      .where('org_id', '=', orgId)
+      .where('enabled', '=', 1)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => parse<Flow>(r.data));
+  }
+  async deleteFlow(orgId: string, id: string) {
+    const r = await this.db.deleteFrom('flows').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async insertExecution(e: Execution) {
+    await this.db
+      .insertInto('executions')
+      .values({
+        id: e.id,
+        org_id: e.org_id,
+        flow_id: e.flow_id,
+        entity_id: e.entity_id,
+        status: e.execution_status,
+        data: JSON.stringify(e),
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+      })
+      .execute();
+  }
+  async updateExecution(e: Execution) {
+    await this.db
+      .updateTable('executions')
+      .set({ status: e.execution_status, data: JSON.stringify(e), updated_at: e.updated_at })
+      .where('org_id', '=', e.org_id)
+      .where('id', '=', e.id)
+      .execute();
+  }
+  async getExecution(orgId: string, id: string) {
+    const row = await this.db
+      .selectFrom('executions')
+      .select('data')
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && parse<Execution>(row.data);
+  }
+  async listExecutions(orgId: string, q: { entity_id?: string; from: number; size: number }) {
+    let base = this.db.selectFrom('executions').where('org_id', '=', orgId);
+    if (q.entity_id) base = base.where('entity_id', '=', q.entity_id);
+    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await base
+      .select('data')
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .offset(q.from)
+      .limit(q.size)
+      .execute();
+    return { total: Number(total), results: rows.map((r) => parse<Execution>(r.data)) };
+  }
+
+  async insertDelivery(d: Delivery) {
+    await this.db
+      .insertInto('deliveries')
+      .values({ ...d, locked_until_ms: 0 })
+      .execute();
+  }
+  async updateDelivery(id: string, patch: Parameters<Store['updateDelivery']>[1]) {
+    await this.db.updateTable('deliveries').set(patch).where('id', '=', id).execute();
+  }
+  async claimDueDeliveries(now: number, leaseMs: number, limit: number) {
+    let due = this.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_ms', '<=', now)
+      .where('locked_until_ms', '<=', now)
+      .orderBy('next_attempt_ms')
+      .limit(limit);
+    if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
+    const rows = await this.db
+      .updateTable('deliveries')
+      .set({ locked_until_ms: now + leaseMs })
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+    return rows.map(toDelivery);
+  }
+  async nextDeliveryDue() {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.min('next_attempt_ms').as('due'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return row?.due == null ? undefined : Number(row.due);
+  }
+  async getDelivery(orgId: string, id: string) {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toDelivery(row);
+  }
+  async listDeliveries(
+    orgId: string,
+    q: { execution_id?: string; app_id?: string; status?: string; from: number; size: number },
+  ) {
+    let base = this.db.selectFrom('deliveries').where('org_id', '=', orgId);
+    if (q.execution_id) base = base.where('execution_id', '=', q.execution_id);
+    if (q.app_id) base = base.where('app_id', '=', q.app_id);
+    if (q.status) base = base.where('status', '=', q.status as Delivery['status']);
+    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .offset(q.from)
+      .limit(q.size)
+      .execute();
+    return { total: Number(total), results: rows.map(toDelivery) };
+  }
+  async insertAttempt(a: DeliveryAttempt) {
+    await this.db
+      .insertInto('delivery_attempts')
+      .values({
+        ...a,
+        request_headers: JSON.stringify(a.request_headers),
+        response_headers: JSON.stringify(a.response_headers),
+      })
+      .execute();
+  }
+  async listAttempts(deliveryId: string) {
+    const rows = await this.db
+      .selectFrom('delivery_attempts')
+      .selectAll()
+      .where('delivery_id', '=', deliveryId)
+      .orderBy('attempt')
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      request_headers: parse<Record<string, string>>(r.request_headers),
+      response_headers: parse<Record<string, string>>(r.response_headers),
+    }));
+  }
+
+  async close() {
+    await (this.db as Kysely<Database>).destroy();
+  }
+}
