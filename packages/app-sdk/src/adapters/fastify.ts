@@ -1,0 +1,122 @@
+/**
+ * Fastify adapter: `@actionbridge/app-sdk/fastify`. No dependency on Fastify: structural types only.
+ *
+ * Fastify parses JSON bodies, and the signature covers the raw bytes: call
+ * `addRawBodyParser(fastify)` (or register `fastify-raw-body`) so `request.rawBody` holds them.
+ *
+ * @example
+ * import Fastify from 'fastify';
+ * import { addRawBodyParser, customActionHandler } from '@actionbridge/app-sdk/fastify';
+ * const app = Fastify();
+ * addRawBodyParser(app);
+ * app.post('/action', customActionHandler(async (payload) => ({ ok: true })));
+ */
+import { DEFAULT_MAX_BODY_BYTES, isRawBody, parsedBodyError, type RawBody, type ReadableBody, readStream } from '../body.js';
+import { verifyRawWebhook } from '../core.js';
+import type { HeaderBag } from '../headers.js';
+import { resolveVerifyOptions, type VerifyOptions } from '../options.js';
+import type { AnyCustomActionPayload, CustomActionPayload } from '../types.js';
+import { parseCustomActionPayload } from '../verify.js';
+import { type CustomActionHandler, type HandlerOptions, prepareHandler } from './shared.js';
+
+export type { CustomActionHandler, HandlerContext, HandlerOptions } from './shared.js';
+
+/** A Fastify request (structurally). */
+export interface FastifyRequestLike {
+  headers: HeaderBag;
+  body?: unknown;
+  rawBody?: RawBody | undefined;
+  /** The underlying Node request. */
+  raw?: (ReadableBody & { readableEnded?: boolean }) | undefined;
+}
+
+/** A Fastify reply (structurally). */
+export interface FastifyReplyLike {
+  code(statusCode: number): FastifyReplyLike;
+  header(name: string, value: string): FastifyReplyLike;
+  send(payload?: unknown): FastifyReplyLike;
+}
+
+/** The part of a Fastify instance {@link addRawBodyParser} uses. */
+export interface FastifyInstanceLike {
+  addContentTypeParser(
+    contentType: string | string[],
+    options: { parseAs: 'buffer' },
+    parser: (request: { rawBody?: RawBody | undefined }, body: Buffer | string, done: ParserDone) => void,
+  ): unknown;
+  hasContentTypeParser?(contentType: string): boolean;
+  removeContentTypeParser?(contentType: string | string[]): unknown;
+}
+
+/** Fastify's content type parser callback. */
+export type ParserDone = (error: Error | null, body?: unknown) => void;
+
+/**
+ * A Fastify content type parser (`parseAs: 'buffer'`) that keeps the raw bytes in
+ * `request.rawBody` and parses them as JSON into `request.body`.
+ */
+export function rawJsonBodyParser(request: { rawBody?: RawBody | undefined }, body: Buffer | string, done: ParserDone): void {
+  request.rawBody = body;
+  if (body.length === 0) {
+    done(null, undefined);
+    return;
+  }
+  try {
+    done(null, JSON.parse(typeof body === 'string' ? body : body.toString('utf8')));
+  } catch (error) {
+    Object.assign(error as Error, { statusCode: 400 });
+    done(error as Error, undefined);
+  }
+}
+
+/**
+ * Replaces the JSON parser of a Fastify instance (or of the plugin scope you call it in) with
+ * {@link rawJsonBodyParser}, so `request.rawBody` holds the exact bytes and `request.body` the
+ * parsed JSON. Call it before `listen`.
+ */
+export function addRawBodyParser(fastify: FastifyInstanceLike, contentType = 'application/json'): void {
+  if (fastify === null || typeof fastify?.addContentTypeParser !== 'function') {
+    throw new TypeError('addRawBodyParser: expected a Fastify instance');
+  }
+  if (fastify.hasContentTypeParser?.(contentType)) fastify.removeContentTypeParser?.(contentType);
+  fastify.addContentTypeParser(contentType, { parseAs: 'buffer' }, rawJsonBodyParser);
+}
+
+async function rawBodyOf(request: FastifyRequestLike, limit: number): Promise<RawBody> {
+  if (isRawBody(request.rawBody)) return request.rawBody;
+  if (isRawBody(request.body)) return request.body;
+  if (request.body !== undefined && request.body !== null) throw parsedBodyError('verifyRequest (fastify)');
+  if (request.raw && request.raw.readableEnded !== true) return readStream(request.raw, limit);
+  throw parsedBodyError('verifyRequest (fastify)');
+}
+
+/**
+ * Verifies a Fastify request and returns the typed custom action payload.
+ * Throws a `SignatureError` on failure, a TypeError when only a parsed body is available.
+ */
+export async function verifyRequest<P extends AnyCustomActionPayload = CustomActionPayload>(
+  request: FastifyRequestLike,
+  options?: VerifyOptions,
+): Promise<P> {
+  const resolved = resolveVerifyOptions(options);
+  const body = await rawBodyOf(request, DEFAULT_MAX_BODY_BYTES);
+  return parseCustomActionPayload<P>(await verifyRawWebhook({ headers: request.headers, body }, resolved));
+}
+
+/**
+ * A Fastify route handler `(request, reply)` that verifies the request, runs `handler` and answers
+ * JSON (200 with the handler's result, 401 on a bad signature, a `CustomActionError`'s status, 500).
+ */
+export function customActionHandler<P extends AnyCustomActionPayload = CustomActionPayload>(
+  handler: CustomActionHandler<FastifyRequestLike, P>,
+  options?: HandlerOptions,
+): (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<FastifyReplyLike> {
+  const prepared = prepareHandler(handler, options, 'customActionHandler (fastify)');
+  return async (request, reply) => {
+    const outcome = await prepared.run(
+      async () => ({ headers: request.headers, body: await rawBodyOf(request, prepared.maxBodyBytes) }),
+      request,
+    );
+    return reply.code(outcome.status).header('content-type', 'application/json').send(JSON.stringify(outcome.body));
+  };
+}
