@@ -25,8 +25,11 @@ const appUrl = `http://localhost:${appPort}`;
 
 // Demo state lives next to the database, so a restart on the same folder finds it again.
 const stateFile = join(dataDir, 'demo.json');
-let ids: DemoIds | undefined = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as DemoIds) : undefined;
-if (ids && (await api.as(ids.org_token).call('GET', `/v1/automation/flows/${ids.flow_id}`)).status !== 200) ids = undefined;
+let ids: DemoIds | undefined = existsSync(stateFile)
+  ? (JSON.parse(readFileSync(stateFile, 'utf8')) as DemoIds)
+  : undefined;
+if (ids && (await api.as(ids.org_token).call('GET', `/v1/automation/flows/${ids.flow_id}`)).status !== 200)
+  ids = undefined;
 const reused = ids !== undefined;
 if (!ids) {
   ids = await setUpCreditCheck(api, appUrl);
@@ -41,7 +44,8 @@ const found = await org.ok<{ results: { _id: string }[] }>('POST', '/v1/entity:s
 });
 const entityId =
   found.results[0]?._id ??
-  (await org.ok<{ _id: string }>('POST', '/v1/entity/opportunity', { name: 'Solar roof for ACME', income: 120000 }))._id;
+  (await org.ok<{ _id: string }>('POST', '/v1/entity/opportunity', { name: 'Solar roof for ACME', income: 120000 }))
+    ._id;
 
 const before = new Date().toISOString();
 const amount = 20000 + Math.floor(Math.random() * 60000);
@@ -49,10 +53,10 @@ await org.ok('PATCH', `/v1/entity/opportunity/${entityId}`, { amount, debts: 150
 const exec = await waitForExecution(org, entityId, before);
 const deliveries = await org.ok<{ results: { id: string }[] }>('GET', `/v1/deliveries?execution_id=${exec.id}`);
 const delivery = deliveries.results[0]
-  ? await org.ok<{ attempts: { request_headers: Record<string, string>; status_code: number | null }[]; request_body: unknown }>(
-      'GET',
-      `/v1/deliveries/${deliveries.results[0].id}`,
-    )
+  ? await org.ok<{
+      attempts: { request_headers: Record<string, string>; status_code: number | null }[];
+      request_body: unknown;
+    }>('GET', `/v1/deliveries/${deliveries.results[0].id}`)
   : undefined;
 const { entity } = await org.ok<{ entity: Record<string, unknown> }>('GET', `/v1/entity/opportunity/${entityId}`);
 
@@ -62,8 +66,15 @@ line();
 line(`ActionBridge demo ${reused ? '(reusing the demo data in ' : '(created demo data in '}${dataDir})`);
 line();
 line(`1. Updated opportunity ${entityId}: amount=${amount}, debts=15000`);
-line(`2. Flow "Credit check on opportunity update" ran: execution ${exec.id} is ${exec.execution_status.toUpperCase()}`);
-for (const a of exec.actions as { name?: string; execution_status: string; outputs?: unknown; error_output?: unknown }[]) {
+line(
+  `2. Flow "Credit check on opportunity update" ran: execution ${exec.id} is ${exec.execution_status.toUpperCase()}`,
+);
+for (const a of exec.actions as {
+  name?: string;
+  execution_status: string;
+  outputs?: unknown;
+  error_output?: unknown;
+}[]) {
   line(`   action "${a.name}": ${a.execution_status} ${json(a.outputs ?? a.error_output ?? {})}`);
 }
 if (delivery) {

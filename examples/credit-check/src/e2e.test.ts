@@ -42,7 +42,11 @@ async function waitHealthy(url: string, proc: ChildProcess, log: () => string) {
 }
 
 function run(args: string[], env: Record<string, string>) {
-  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -95,12 +99,18 @@ describe('the whole story with real processes: platform, example app, epilot cli
     assert.equal(outputs.credit_score, 750);
     assert.equal(outputs.credit_decision, 'approved');
 
-    const { entity: updated } = await org.ok<{ entity: Record<string, unknown> }>('GET', `/v1/entity/opportunity/${entity._id}`);
+    const { entity: updated } = await org.ok<{ entity: Record<string, unknown> }>(
+      'GET',
+      `/v1/entity/opportunity/${entity._id}`,
+    );
     assert.equal(updated.credit_score, 750, 'the app wrote back through @epilot/entity-client with x-epilot-token');
     assert.equal(updated.credit_decision, 'approved');
     assert.equal(typeof updated.credit_checked_at, 'string');
 
-    const list = await org.ok<{ results: { id: string; status: string }[] }>('GET', `/v1/deliveries?execution_id=${exec.id}`);
+    const list = await org.ok<{ results: { id: string; status: string }[] }>(
+      'GET',
+      `/v1/deliveries?execution_id=${exec.id}`,
+    );
     assert.equal(list.results[0]?.status, 'succeeded');
     const executions = await org.ok<{ total: number }>('GET', `/v1/automation/executions?entity_id=${entity._id}`);
     assert.equal(executions.total, 1, 'the write-back did not trigger the flow again');
@@ -109,7 +119,9 @@ describe('the whole story with real processes: platform, example app, epilot cli
   it('the example app refuses tampered, stale and foreign-signed requests with 401', async () => {
     // Sign as the platform does, with its own key from its database: the app must accept this one.
     const db = new SQLite(join(dataDir, 'actionbridge.sqlite'), { readonly: true });
-    const row = db.prepare("select private_pem from signing_keys where purpose = 'webhook' and status = 'primary'").get() as {
+    const row = db
+      .prepare("select private_pem from signing_keys where purpose = 'webhook' and status = 'primary'")
+      .get() as {
       private_pem: string;
     };
     db.close();
@@ -117,10 +129,18 @@ describe('the whole story with real processes: platform, example app, epilot cli
     const body = JSON.stringify({
       type: 'external_integration',
       timestamp: new Date().toISOString(),
-      data: { org_id: 'org_x', entity: { _id: 'e1', _schema: 'opportunity', _org: 'org_x', _title: 'x' }, app_options: {} },
+      data: {
+        org_id: 'org_x',
+        entity: { _id: 'e1', _schema: 'opportunity', _org: 'org_x', _title: 'x' },
+        app_options: {},
+      },
     });
     const post = (headers: Record<string, string>, payload = body) =>
-      fetch(`${appUrl}/credit-check`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload });
+      fetch(`${appUrl}/credit-check`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: payload,
+      });
     const signed = (id: string, ts: number, k = key) => ({
       'webhook-id': id,
       'webhook-timestamp': String(ts),

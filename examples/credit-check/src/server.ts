@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { customActionHandler } from '@actionbridge/app-sdk/node';
 import { CustomActionError } from '@actionbridge/app-sdk';
+import { customActionHandler } from '@actionbridge/app-sdk/node';
 import { createClient } from '@epilot/entity-client';
 import { creditCheck } from './credit.js';
 

@@ -40,7 +40,10 @@ export interface DemoIds {
  */
 export async function setUpCreditCheck(admin: Api, appUrl: string, orgName = 'Demo Org'): Promise<DemoIds> {
   const org = await admin.ok<{ id: string }>('POST', '/v1/orgs', { name: orgName });
-  const { token } = await admin.ok<{ token: string }>('POST', `/v1/orgs/${org.id}/tokens`, { name: 'demo', role: 'owner' });
+  const { token } = await admin.ok<{ token: string }>('POST', `/v1/orgs/${org.id}/tokens`, {
+    name: 'demo',
+    role: 'owner',
+  });
   const api = admin.as(token);
   const { app_id } = await api.ok<{ app_id: string }>('POST', '/v1/apps', creditCheckManifest(appUrl));
   await api.ok('POST', `/v1/app/${app_id}`, {

@@ -54,11 +54,13 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
   if (host) opts.host = host;
   opts.dataDir = values.data ?? env.ACTIONBRIDGE_DATA_DIR ?? './actionbridge-data';
   if (env.DATABASE_URL) {
-    if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new ConfigError('DATABASE_URL must start with postgres://');
+    if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL))
+      throw new ConfigError('DATABASE_URL must start with postgres://');
     opts.databaseUrl = env.DATABASE_URL;
   }
   if (env.ACTIONBRIDGE_ADMIN_TOKEN) {
-    if (env.ACTIONBRIDGE_ADMIN_TOKEN.length < 16) throw new ConfigError('ACTIONBRIDGE_ADMIN_TOKEN must be at least 16 characters');
+    if (env.ACTIONBRIDGE_ADMIN_TOKEN.length < 16)
+      throw new ConfigError('ACTIONBRIDGE_ADMIN_TOKEN must be at least 16 characters');
     opts.adminToken = env.ACTIONBRIDGE_ADMIN_TOKEN;
   }
   const publicUrl = values['public-url'] ?? env.ACTIONBRIDGE_PUBLIC_URL;

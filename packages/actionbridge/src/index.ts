@@ -1,3 +1,3 @@
-export { startPlatform, type Platform, type PlatformOptions } from './platform.js';
-export { platformOptions, parseRetrySchedule, ConfigError } from './config.js';
+export { ConfigError, parseRetrySchedule, platformOptions } from './config.js';
+export { type Platform, type PlatformOptions, startPlatform } from './platform.js';
 export type * from './types.js';

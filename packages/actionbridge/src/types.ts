@@ -154,7 +154,13 @@ export interface ExecutionAction extends FlowAction {
 }
 
 export type TriggerEvent =
-  | { type: 'entity_operation'; entity_id: string; org_id: string; activity_id: string; operation_type: EntityOperation }
+  | {
+      type: 'entity_operation';
+      entity_id: string;
+      org_id: string;
+      activity_id: string;
+      operation_type: EntityOperation;
+    }
   | { type: 'manual'; org_id: string; entity_id: string };
 
 export interface Execution {

@@ -46,7 +46,10 @@ describe('access tokens and grants', () => {
     assert.equal(r.status, 404);
     const missing = await app.req('GET', '/v1/entity/opportunity/00000000-0000-0000-0000-000000000000');
     assert.equal(missing.status, 404);
-    assert.equal(r.body.error.replace(theirs._id, 'X'), missing.body.error.replace('00000000-0000-0000-0000-000000000000', 'X'));
+    assert.equal(
+      r.body.error.replace(theirs._id, 'X'),
+      missing.body.error.replace('00000000-0000-0000-0000-000000000000', 'X'),
+    );
     assert.equal((await app.req('PATCH', `/v1/entity/opportunity/${theirs._id}`, { x: 1 })).status, 404);
     assert.equal((await app.req('DELETE', `/v1/entity/opportunity/${theirs._id}`)).status, 404);
     const search = await app.req('POST', '/v1/entity:search', { q: '*' });
@@ -72,10 +75,7 @@ describe('access tokens and grants', () => {
 
   it('honours an explicit deny over an allow', async () => {
     const m = manifest(`${rx.url}/t`, {
-      permissions: [
-        { action: 'entity:*' },
-        { action: 'entity:edit', resource: 'opportunity', effect: 'deny' },
-      ],
+      permissions: [{ action: 'entity:*' }, { action: 'entity:edit', resource: 'opportunity', effect: 'deny' }],
     });
     const { entity, token, org } = await appToken(p, rx, m);
     const app = org.client.as(token);
@@ -102,7 +102,10 @@ describe('access tokens and grants', () => {
 
     const [h, , s] = token.split('.');
     const widened = Buffer.from(JSON.stringify({ ...claims, org_id: 'org_other' })).toString('base64url');
-    assert.equal((await org.client.as(`${h}.${widened}.${s}`).req('GET', `/v1/entity/opportunity/${entity._id}`)).status, 401);
+    assert.equal(
+      (await org.client.as(`${h}.${widened}.${s}`).req('GET', `/v1/entity/opportunity/${entity._id}`)).status,
+      401,
+    );
     assert.equal((await org.client.as('abt_not-a-token').req('GET', '/v1/entity/schemas')).status, 401);
     assert.equal((await org.client.req('GET', '/v1/entity/schemas', undefined, { authorization: '' })).status, 401);
   });
@@ -118,6 +121,9 @@ describe('access tokens and grants', () => {
     assert.equal((await org.client.req('POST', '/v1/orgs', { name: 'x' })).status, 403);
     assert.equal((await org.client.req('POST', '/v1/keys/rotate')).status, 403);
     const other = await p.newOrg();
-    assert.equal((await org.client.req('POST', `/v1/orgs/${other.id}/tokens`, { name: 'x', role: 'owner' })).status, 404);
+    assert.equal(
+      (await org.client.req('POST', `/v1/orgs/${other.id}/tokens`, { name: 'x', role: 'owner' })).status,
+      404,
+    );
   });
 });

@@ -38,7 +38,11 @@ export async function connect(opts: { dataDir: string; databaseUrl?: string | un
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    conn = { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite', location: file };
+    conn = {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+      dialect: 'sqlite',
+      location: file,
+    };
   }
   const { error, results } = await new Migrator({ db: conn.db, provider: migrationProvider }).migrateToLatest();
   if (error) {

@@ -55,7 +55,8 @@ export class DeliveryClient {
         size += buf.length;
       }
       const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
       return {
         kind: 'response',
         status: res.statusCode,

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { signedContent } from '@actionbridge/app-sdk';
-import { finishedExecution, installFlow, Receiver, type TestPlatform, testPlatform, until } from '../testing/harness.js';
+import {
+  finishedExecution,
+  installFlow,
+  Receiver,
+  type TestPlatform,
+  testPlatform,
+  until,
+} from '../testing/harness.js';
 
 describe('delivery of a custom action', () => {
   let p: TestPlatform;
@@ -75,7 +82,8 @@ describe('delivery of a custom action', () => {
     await installFlow(client, `${rx.url}/flaky`);
     const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
     const start = rx.received.length;
-    rx.respond = (_r, n) => (n === start + 1 ? { status: 503, body: { message: 'busy' } } : { status: 200, body: { done: true } });
+    rx.respond = (_r, n) =>
+      n === start + 1 ? { status: 503, body: { message: 'busy' } } : { status: 200, body: { done: true } };
     await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
     const exec = await finishedExecution(client, entity._id);
     assert.equal(exec.execution_status, 'success');
@@ -110,7 +118,10 @@ describe('delivery of a custom action', () => {
     await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
     const exec = await finishedExecution(client, entity._id);
     assert.equal(exec.execution_status, 'failed');
-    assert.deepEqual(exec.actions[0].error_output, { error_code: 'CUSTOM_ACTION_ERROR', error_reason: 'customer unknown' });
+    assert.deepEqual(exec.actions[0].error_output, {
+      error_code: 'CUSTOM_ACTION_ERROR',
+      error_reason: 'customer unknown',
+    });
     assert.equal(exec.actions[1].execution_status, 'skipped');
     assert.equal(rx.received.length - start, 1, '4xx is not retried');
   });

@@ -3,15 +3,7 @@ import type { Logger } from 'pino';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Store } from '../store/store.js';
-import type {
-  Delivery,
-  EntityEvent,
-  EntityItem,
-  ErrorOutput,
-  Execution,
-  ExecutionAction,
-  Flow,
-} from '../types.js';
+import type { Delivery, EntityEvent, EntityItem, ErrorOutput, Execution, ExecutionAction, Flow } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
 import { VERSION } from '../version.js';
 import type { DeliveryClient, SendResult } from './delivery-client.js';
@@ -306,7 +298,12 @@ export class Engine {
     const verdict = classify(result);
     const log = this.log.child({ delivery_id: d.id, webhook_id: d.webhook_id, attempt: attemptNo });
     log.info(
-      { status: result.kind === 'response' ? result.status : undefined, error: result.kind === 'error' ? result.error : undefined, verdict, ms: result.durationMs },
+      {
+        status: result.kind === 'response' ? result.status : undefined,
+        error: result.kind === 'error' ? result.error : undefined,
+        verdict,
+        ms: result.durationMs,
+      },
       'delivery attempt',
     );
 
@@ -348,7 +345,11 @@ export class Engine {
         status: verdict === 'success' ? 'succeeded' : 'failed',
         next_attempt_ms: null,
       });
-      await this.settle(tx, d, verdict === 'success' ? { status: 'success', outputs: outputsOf(result) } : failureOf(result));
+      await this.settle(
+        tx,
+        d,
+        verdict === 'success' ? { status: 'success', outputs: outputsOf(result) } : failureOf(result),
+      );
     });
   }
 

@@ -1,4 +1,4 @@
-import type { AppManifest, ManifestComponent, Execution, ExecutionAction, Installation } from '../types.js';
+import type { AppManifest, Execution, ExecutionAction, Installation, ManifestComponent } from '../types.js';
 
 const TRIGGER_SUFFIX = {
   createEntity: 'created',

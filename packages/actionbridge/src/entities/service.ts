@@ -1,5 +1,5 @@
-import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
 import { isAllowed } from '../auth/grants.js';
+import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../http/errors.js';
 import type { Store } from '../store/store.js';
 import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../types.js';
@@ -15,7 +15,8 @@ export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
 const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at', '_owners', '_acl']);
 
 export function checkSlug(slug: string): string {
-  if (!SLUG.test(slug)) throw badRequest(`invalid entity schema slug "${slug}": use lowercase letters, digits, _ and -`);
+  if (!SLUG.test(slug))
+    throw badRequest(`invalid entity schema slug "${slug}": use lowercase letters, digits, _ and -`);
   return slug;
 }
 
@@ -42,7 +43,11 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
   if (b._schema !== undefined && b._schema !== slug) {
     throw badRequest(`_schema "${String(b._schema)}" does not match the path's schema "${slug}"`);
   }
-  if (b._tags !== undefined && b._tags !== null && (!Array.isArray(b._tags) || b._tags.some((t) => typeof t !== 'string'))) {
+  if (
+    b._tags !== undefined &&
+    b._tags !== null &&
+    (!Array.isArray(b._tags) || b._tags.some((t) => typeof t !== 'string'))
+  ) {
     throw badRequest('_tags must be an array of strings');
   }
   if (b._title !== undefined && b._title !== null && typeof b._title !== 'string') {
@@ -125,7 +130,9 @@ export class EntityService {
         const sent = Date.parse(b._updated_at);
         if (Number.isNaN(sent)) throw badRequest('_updated_at must be an ISO date-time');
         if (sent < Date.parse(before._updated_at)) {
-          throw conflict(`entity was updated at ${before._updated_at}, after the _updated_at you sent (${b._updated_at})`);
+          throw conflict(
+            `entity was updated at ${before._updated_at}, after the _updated_at you sent (${b._updated_at})`,
+          );
         }
       }
       const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
@@ -178,9 +185,7 @@ export class EntityService {
     const missing = wanted.find(([, v]) => v === undefined);
     if (missing) throw badRequest(`entity has no value for unique_key "${missing[0]}"`);
     const candidates = await this.store.listEntities(orgOf(p), slug);
-    const found = candidates.find((e) =>
-      wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v)),
-    );
+    const found = candidates.find((e) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v)));
     if (found) return { entity: await this.update(p, slug, found._id, attrs, 'patch'), created: false };
     return { entity: await this.create(p, slug, attrs), created: true };
   }

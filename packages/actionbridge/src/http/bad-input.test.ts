@@ -39,7 +39,11 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
     m.components[0].configuration.external_integration_settings.url = 5;
     await expectError(org.req('POST', '/v1/apps', m), 400, /url must be string/);
     m.components[0].configuration.external_integration_settings.url = 'ftp://x';
-    await expectError(org.req('POST', '/v1/apps', m), 422, /components\[0\].configuration.external_integration_settings.url/);
+    await expectError(
+      org.req('POST', '/v1/apps', m),
+      422,
+      /components\[0\].configuration.external_integration_settings.url/,
+    );
     const bad = manifest('http://x') as any;
     bad.permissions = [{ action: 'entity:fly' }];
     await expectError(org.req('POST', '/v1/apps', bad), 400, /permissions\/0\/action/);
@@ -60,12 +64,16 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
       /component_id "zzz"/,
     );
     await expectError(
-      org.req('POST', `/v1/app/${appId}`, { option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 'ten' }] }] }),
+      org.req('POST', `/v1/app/${appId}`, {
+        option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 'ten' }] }],
+      }),
       422,
       /type number/,
     );
     await expectError(
-      org.req('PATCH', `/v1/app/${appId}`, { option_values: [{ component_id: 'act', options: [{ key: 'nope', value: 1 }] }] }),
+      org.req('PATCH', `/v1/app/${appId}`, {
+        option_values: [{ component_id: 'act', options: [{ key: 'nope', value: 1 }] }],
+      }),
       422,
       /not an option/,
     );
@@ -89,7 +97,10 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
     await expectError(org.req('GET', `/v1/entity/contact/${entityId}`), 404, /contact/);
     await expectError(org.req('PUT', '/v1/entity/opportunity/nope', { a: 1 }), 404);
     await expectError(org.req('DELETE', '/v1/entity/opportunity/nope'), 404);
-    await expectError(org.req('PATCH', `/v1/entity/opportunity/${entityId}`, { _updated_at: '2000-01-01T00:00:00Z' }), 409);
+    await expectError(
+      org.req('PATCH', `/v1/entity/opportunity/${entityId}`, { _updated_at: '2000-01-01T00:00:00Z' }),
+      409,
+    );
     await expectError(org.req('PATCH', `/v1/entity/opportunity/${entityId}`, { _updated_at: 'yesterday' }), 400);
     await expectError(org.req('PATCH', '/v1/entity/opportunity:upsert', { entity: {} }), 400, /unique_key/);
     await expectError(
@@ -109,23 +120,36 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
   });
 
   it('checks flows: schema, referenced app and component, ids', async () => {
-    await expectError(org.req('POST', '/v1/automation/flows', { flow_name: 'x', triggers: [], actions: [] }), 400, /triggers/);
+    await expectError(
+      org.req('POST', '/v1/automation/flows', { flow_name: 'x', triggers: [], actions: [] }),
+      400,
+      /triggers/,
+    );
     const base = {
       flow_name: 'x',
       triggers: [{ type: 'entity_operation', configuration: { schema: 'opportunity', operations: ['updateEntity'] } }],
     };
     await expectError(
-      org.req('POST', '/v1/automation/flows', { ...base, actions: [{ type: 'send-email', config: { app_id: appId, component_id: 'act' } }] }),
+      org.req('POST', '/v1/automation/flows', {
+        ...base,
+        actions: [{ type: 'send-email', config: { app_id: appId, component_id: 'act' } }],
+      }),
       400,
       /type/,
     );
     await expectError(
-      org.req('POST', '/v1/automation/flows', { ...base, actions: [{ type: 'custom-action', config: { app_id: 'nope', component_id: 'act' } }] }),
+      org.req('POST', '/v1/automation/flows', {
+        ...base,
+        actions: [{ type: 'custom-action', config: { app_id: 'nope', component_id: 'act' } }],
+      }),
       422,
       /actions\[0\].config.app_id/,
     );
     await expectError(
-      org.req('POST', '/v1/automation/flows', { ...base, actions: [{ type: 'custom-action', config: { app_id: appId, component_id: 'zz' } }] }),
+      org.req('POST', '/v1/automation/flows', {
+        ...base,
+        actions: [{ type: 'custom-action', config: { app_id: appId, component_id: 'zz' } }],
+      }),
       422,
       /component_id/,
     );
@@ -139,7 +163,11 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
       /schema/,
     );
     await expectError(
-      org.req('POST', '/v1/automation/flows', { ...base, triggers: [{ type: 'entity_operation', configuration: { schema: 'x', operations: ['explode'] } }], actions: [] }),
+      org.req('POST', '/v1/automation/flows', {
+        ...base,
+        triggers: [{ type: 'entity_operation', configuration: { schema: 'x', operations: ['explode'] } }],
+        actions: [],
+      }),
       400,
       /operations/,
     );
@@ -151,8 +179,16 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
 
   it('checks executions, deliveries, orgs and tokens', async () => {
     await expectError(org.req('POST', '/v1/automation/executions', { flow_id: flowId }), 400, /entity_id/);
-    await expectError(org.req('POST', '/v1/automation/executions', { flow_id: flowId, entity_id: 'nope' }), 404, /entity/);
-    await expectError(org.req('POST', '/v1/automation/executions', { flow_id: 'nope', entity_id: entityId }), 404, /flow/);
+    await expectError(
+      org.req('POST', '/v1/automation/executions', { flow_id: flowId, entity_id: 'nope' }),
+      404,
+      /entity/,
+    );
+    await expectError(
+      org.req('POST', '/v1/automation/executions', { flow_id: 'nope', entity_id: entityId }),
+      404,
+      /flow/,
+    );
     await expectError(org.req('GET', '/v1/automation/executions/nope'), 404);
     await expectError(org.req('GET', '/v1/deliveries/nope'), 404);
     await expectError(org.req('GET', '/v1/deliveries?status=weird'), 400, /status/);

@@ -26,7 +26,9 @@ export function checkManifest(m: AppManifest): void {
       throw unprocessable(`${at}.configuration.external_integration_settings.url is not a URL: "${url}"`);
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-      throw unprocessable(`${at}.configuration.external_integration_settings.url must be http(s), got ${parsed.protocol}`);
+      throw unprocessable(
+        `${at}.configuration.external_integration_settings.url must be http(s), got ${parsed.protocol}`,
+      );
     }
     if (parsed.username || parsed.password) {
       throw unprocessable(`${at}.configuration.external_integration_settings.url must not carry credentials`);
@@ -81,7 +83,10 @@ export function presentInstallation(inst: Installation, m: AppManifest | undefin
     missing_options: m ? checkOptionValues(m, inst.option_values).missing : [],
     option_values: inst.option_values.map((cv) => ({
       component_id: cv.component_id,
-      options: cv.options.map((o) => ({ key: o.key, value: secret(cv.component_id, o.key) && o.value ? '********' : o.value })),
+      options: cv.options.map((o) => ({
+        key: o.key,
+        value: secret(cv.component_id, o.key) && o.value ? '********' : o.value,
+      })),
     })),
     created_at: inst.created_at,
     updated_at: inst.updated_at,

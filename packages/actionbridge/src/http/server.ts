@@ -59,7 +59,9 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     if (err instanceof HttpError) {
-      return reply.status(err.status).send({ status: err.status, error: err.message, ...(err.details ? { details: err.details } : {}) });
+      return reply
+        .status(err.status)
+        .send({ status: err.status, error: err.message, ...(err.details ? { details: err.details } : {}) });
     }
     if (err.validation) {
       return reply.status(400).send({ status: 400, error: err.message, details: err.validation });

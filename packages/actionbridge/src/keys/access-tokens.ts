@@ -1,4 +1,4 @@
-import { type JWTPayload, SignJWT, errors as joseErrors, exportJWK, jwtVerify } from 'jose';
+import { exportJWK, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { unauthorized } from '../http/errors.js';
 import { newUuid } from '../util/ids.js';
 import type { KeyRing } from './keyring.js';

@@ -1,4 +1,4 @@
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { toWhpk } from '@actionbridge/app-sdk';
 import type { SigningKeyRow, Store } from '../store/store.js';
 import { newId, nowIso } from '../util/ids.js';
@@ -59,7 +59,9 @@ export class KeyRing {
         retire_at: row.retire_at,
       });
     }
-    keys.sort((a, b) => (a.status === b.status ? b.created_at.localeCompare(a.created_at) : a.status === 'primary' ? -1 : 1));
+    keys.sort((a, b) =>
+      a.status === b.status ? b.created_at.localeCompare(a.created_at) : a.status === 'primary' ? -1 : 1,
+    );
     this.keys = keys;
   }
 

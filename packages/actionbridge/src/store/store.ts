@@ -87,7 +87,9 @@ export interface Store {
   insertDelivery(d: Delivery): Promise<void>;
   updateDelivery(
     id: string,
-    patch: Partial<Pick<Delivery, 'status' | 'attempt_count' | 'next_attempt_ms' | 'last_status_code' | 'last_error'>> & {
+    patch: Partial<
+      Pick<Delivery, 'status' | 'attempt_count' | 'next_attempt_ms' | 'last_status_code' | 'last_error'>
+    > & {
       updated_at: string;
       locked_until_ms?: number;
     },
@@ -145,9 +147,7 @@ export class KyselyStore implements Store {
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
-    return (this.db as Kysely<Database>)
-      .transaction()
-      .execute((trx) => fn(new KyselyStore(trx, this.dialect, true)));
+    return (this.db as Kysely<Database>).transaction().execute((trx) => fn(new KyselyStore(trx, this.dialect, true)));
   }
 
   async createOrg(row: OrgRow) {
@@ -183,7 +183,12 @@ export class KyselyStore implements Store {
     await this.db.insertInto('apps').values(app).execute();
     await this.db
       .insertInto('app_versions')
-      .values({ app_id: app.id, version: app.latest_version, manifest: JSON.stringify(manifest), created_at: app.created_at })
+      .values({
+        app_id: app.id,
+        version: app.latest_version,
+        manifest: JSON.stringify(manifest),
+        created_at: app.created_at,
+      })
       .execute();
   }
   async addAppVersion(appId: string, manifest: AppManifest, now: string) {

@@ -52,8 +52,13 @@ export class Receiver {
   private server: Server;
   url = '';
   /** Decides each answer; default 200 `{"ok": true}`. */
-  respond: (r: Received, n: number) => { status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number } =
-    () => ({ status: 200, body: { ok: true } });
+  respond: (
+    r: Received,
+    n: number,
+  ) => { status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number } = () => ({
+    status: 200,
+    body: { ok: true },
+  });
   private waiters: Array<{ n: number; resolve: () => void }> = [];
 
   constructor() {
@@ -66,7 +71,13 @@ export class Receiver {
         const answer = this.respond(r, this.received.length);
         const send = () => {
           res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
-          res.end(answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
+          res.end(
+            answer.body === undefined
+              ? ''
+              : typeof answer.body === 'string'
+                ? answer.body
+                : JSON.stringify(answer.body),
+          );
         };
         if (answer.delayMs) setTimeout(send, answer.delayMs);
         else send();
@@ -88,7 +99,13 @@ export class Receiver {
     if (this.received.length >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`receiver got ${this.received.length}/${n} requests`)), timeoutMs);
-      this.waiters.push({ n, resolve: () => (clearTimeout(t), resolve()) });
+      this.waiters.push({
+        n,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      });
     });
   }
 
@@ -124,7 +141,9 @@ export async function testPlatform(opts: PlatformOptions = {}): Promise<TestPlat
     dataDir,
     async newOrg(name = 'org') {
       const org = (await admin.req('POST', '/v1/orgs', { name })).body as { id: string };
-      const tok = (await admin.req('POST', `/v1/orgs/${org.id}/tokens`, { name: 't', role: 'owner' })).body as { token: string };
+      const tok = (await admin.req('POST', `/v1/orgs/${org.id}/tokens`, { name: 't', role: 'owner' })).body as {
+        token: string;
+      };
       return { id: org.id, token: tok.token, client: admin.as(tok.token) };
     },
     async stop() {
@@ -167,7 +186,15 @@ export async function installFlow(
   const app = (await client.req('POST', '/v1/apps', opts.manifest ?? manifest(url))).body as { app_id: string };
   if (opts.options !== false) {
     await client.req('POST', `/v1/app/${app.app_id}`, {
-      option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 10 }, { key: 'api_key', value: 's3cret' }] }],
+      option_values: [
+        {
+          component_id: 'act',
+          options: [
+            { key: 'threshold', value: 10 },
+            { key: 'api_key', value: 's3cret' },
+          ],
+        },
+      ],
     });
   } else {
     await client.req('POST', `/v1/app/${app.app_id}`, {});
@@ -175,9 +202,10 @@ export async function installFlow(
   const flow = await client.req('POST', '/v1/automation/flows', {
     flow_name: 'F',
     triggers: [{ type: 'entity_operation', configuration: { schema: 'opportunity', operations: ['updateEntity'] } }],
-    actions: opts.actions?.map((a) => ({ ...a, config: { app_id: app.app_id, component_id: 'act', ...(a.config as object) } })) ?? [
-      { name: 'Act', type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } },
-    ],
+    actions: opts.actions?.map((a) => ({
+      ...a,
+      config: { app_id: app.app_id, component_id: 'act', ...(a.config as object) },
+    })) ?? [{ name: 'Act', type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
   });
   if (flow.status !== 201) throw new Error(`flow: ${JSON.stringify(flow.body)}`);
   return { appId: app.app_id, flow: flow.body as { id: string; actions: { id: string }[] } };
@@ -199,6 +227,8 @@ export async function finishedExecution(client: Client, entityId: string, count 
   return until(async () => {
     const r = await client.req('GET', `/v1/automation/executions?entity_id=${entityId}`);
     const list = r.body.results as Array<{ execution_status: string }>;
-    return list.length >= count && !['in_progress', 'pending'].includes(list[0]!.execution_status) ? (list[0] as any) : undefined;
+    return list.length >= count && !['in_progress', 'pending'].includes(list[0]!.execution_status)
+      ? (list[0] as any)
+      : undefined;
   }, `execution of ${entityId}`);
 }

@@ -63,7 +63,14 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
     const a = await store.getApp(req.params.app_id);
     if (!a) throw notFound(`app ${req.params.app_id}`);
     const v = await manifestOf(store, a.id, a.latest_version);
-    return { app_id: a.id, version: a.latest_version, owner_org_id: a.owner_org_id, manifest: v, created_at: a.created_at, updated_at: a.updated_at };
+    return {
+      app_id: a.id,
+      version: a.latest_version,
+      owner_org_id: a.owner_org_id,
+      manifest: v,
+      created_at: a.created_at,
+      updated_at: a.updated_at,
+    };
   });
 
   app.post<{ Params: { app_id: string }; Body: { version?: number; option_values?: OptionValues[] } }>(
@@ -97,7 +104,8 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
     const orgId = requireOrgToken(await who(req));
     const list = await store.listInstallations(orgId);
     const results = [];
-    for (const inst of list) results.push(presentInstallation(inst, (await store.getAppVersion(inst.app_id, inst.version))?.manifest));
+    for (const inst of list)
+      results.push(presentInstallation(inst, (await store.getAppVersion(inst.app_id, inst.version))?.manifest));
     return { total: results.length, results };
   });
 

@@ -71,7 +71,5 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
     return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch');
   });
-  app.delete<SlugId>('/v1/entity/:slug/:id', async (req) =>
-    svc.remove(await who(req), req.params.slug, req.params.id),
-  );
+  app.delete<SlugId>('/v1/entity/:slug/:id', async (req) => svc.remove(await who(req), req.params.slug, req.params.id));
 }
