@@ -27,7 +27,7 @@ async function checkFlow(store: Store, body: FlowBody): Promise<void> {
     if (!app) throw unprocessable(`actions[${i}].config.app_id: app ${a.config.app_id} does not exist`);
     const v = await store.getAppVersion(app.id, app.latest_version);
     const c = v ? findComponent(v.manifest, a.config.component_id) : undefined;
-    if (c?.component_type !== 'CUSTOM_FLOW_ACTION' || !c !== 'CUSTOM_FLOW_ACTION') {
+    if (c?.component_type !== 'CUSTOM_FLOW_ACTION') {
       throw unprocessable(
         `actions[${i}].config.component_id: app ${app.id} has no CUSTOM_FLOW_ACTION component "${a.config.component_id}"`,
       );
