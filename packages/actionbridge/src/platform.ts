@@ -64,6 +64,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const log = opts.logger ?? pino({ level: opts.logLevel ?? 'info' });
   const conn = await connect({ dataDir, databaseUrl: opts.databaseUrl });
   const store = new KyselyStore(conn.db, conn.dialect);
+  // Embedded mode is one process per data folder: whatever a crashed predecessor had claimed is ours now.
+  if (conn.dialect === 'sqlite') await store.releaseLeases();
   const admin = adminTokenFor(dataDir, opts.adminToken);
   const webhookKeys = await KeyRing.open(store, 'webhook');
   const tokenKeys = await KeyRing.open(store, 'token');

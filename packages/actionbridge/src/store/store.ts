@@ -106,6 +106,12 @@ export interface Store {
   insertAttempt(a: DeliveryAttempt): Promise<void>;
   listAttempts(deliveryId: string): Promise<DeliveryAttempt[]>;
 
+  /**
+   * Frees every lease. Only for a process that knows it is the sole worker (the embedded SQLite
+   * mode, at start-up): work a crashed predecessor had claimed is taken up at once, not after the lease.
+   */
+  releaseLeases(): Promise<void>;
+
   close(): Promise<void>;
 }
 
@@ -535,6 +541,11 @@ export class KyselyStore implements Store {
       request_headers: parse<Record<string, string>>(r.request_headers),
       response_headers: parse<Record<string, string>>(r.response_headers),
     }));
+  }
+
+  async releaseLeases() {
+    await this.db.updateTable('deliveries').set({ locked_until_ms: 0 }).where('status', '=', 'pending').execute();
+    await this.db.updateTable('entity_events').set({ locked_until_ms: 0 }).where('processed', '=', 0).execute();
   }
 
   async close() {
