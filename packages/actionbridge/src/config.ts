@@ -39,6 +39,7 @@ export const START_FLAGS = {
   'public-url': { type: 'string' },
   'retry-schedule': { type: 'string' },
   'delivery-timeout': { type: 'string' },
+  'callback-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -69,6 +70,8 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
   if (schedule) opts.retrySchedule = parseRetrySchedule(schedule);
   const timeout = values['delivery-timeout'] ?? env.ACTIONBRIDGE_DELIVERY_TIMEOUT;
   if (timeout) opts.deliveryTimeoutS = int('--delivery-timeout / ACTIONBRIDGE_DELIVERY_TIMEOUT', timeout, 1, 600);
+  const cb = values['callback-timeout'] ?? env.ACTIONBRIDGE_CALLBACK_TIMEOUT;
+  if (cb) opts.callbackTimeoutS = int('--callback-timeout / ACTIONBRIDGE_CALLBACK_TIMEOUT', cb, 1, 30 * 24 * 3600);
   const level = values['log-level'] ?? env.LOG_LEVEL;
   if (level) opts.logLevel = level;
   return opts;

@@ -31,6 +31,8 @@ export interface PlatformOptions {
   retrySchedule?: readonly number[];
   /** Per-attempt request timeout in seconds. @default 30 */
   deliveryTimeoutS?: number;
+  /** How long a `wait_for_callback` action waits for its callback, in seconds. @default 86400 */
+  callbackTimeoutS?: number;
   /** pino level. @default 'info' */
   logLevel?: string;
   logger?: Logger;
@@ -79,6 +81,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const engine = new Engine(store, webhookKeys, accessTokens, client, log.child({ component: 'engine' }), {
     retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
     deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
+    callbackTimeoutMs: (opts.callbackTimeoutS ?? 24 * 3600) * 1000,
+    publicUrl: () => publicUrl,
   });
   const entities = new EntityService(store, () => engine.wake());
   const auth = new Authenticator(store, accessTokens, admin.token);

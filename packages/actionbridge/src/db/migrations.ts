@@ -164,6 +164,25 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+migrations['0002_resume_tokens'] = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('resume_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('execution_id', 'text', (c) => c.notNull())
+      .addColumn('action_id', 'text', (c) => c.notNull())
+      .addColumn('deadline_ms', 'bigint')
+      .addColumn('used', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('resume_tokens_deadline')
+      .on('resume_tokens')
+      .columns(['used', 'deadline_ms'])
+      .execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return migrations;

@@ -78,6 +78,14 @@ export interface Database {
     created_at: string;
     updated_at: string;
   };
+  resume_tokens: {
+    token_hash: string;
+    org_id: string;
+    execution_id: string;
+    action_id: string;
+    deadline_ms: number | null;
+    used: number;
+  };
   delivery_attempts: {
     id: string;
     delivery_id: string;

@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { signWebhook } from '@actionbridge/app-sdk';
 import type { Logger } from 'pino';
+import { hashToken } from '../auth/principal.js';
+import { conflict, notFound } from '../http/errors.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Store } from '../store/store.js';
@@ -19,6 +22,10 @@ export interface EngineOptions {
   pollIntervalMs?: number;
   /** Deliveries in flight at once in this process. @default 32 */
   concurrency?: number;
+  /** How long a `wait_for_callback` action waits for its callback. @default 86400000 (24 h) */
+  callbackTimeoutMs?: number;
+  /** The platform's public URL, for `callback_url`. */
+  publicUrl: () => string;
 }
 
 /** Headers an app's component may not set: the platform owns them (SPEC §1). */
@@ -52,6 +59,7 @@ export class Engine {
   private loopDone: Promise<void> | undefined;
   private readonly pollMs: number;
   private readonly concurrency: number;
+  private readonly callbackTimeoutMs: number;
 
   constructor(
     private readonly store: Store,
@@ -63,6 +71,7 @@ export class Engine {
   ) {
     this.pollMs = opts.pollIntervalMs ?? 1000;
     this.concurrency = opts.concurrency ?? 32;
+    this.callbackTimeoutMs = opts.callbackTimeoutMs ?? 24 * 3600 * 1000;
   }
 
   start(): void {
@@ -90,6 +99,7 @@ export class Engine {
       this.woken = false;
       try {
         await this.processEvents();
+        await this.expireCallbacks();
         await this.dispatchDeliveries();
       } catch (err) {
         this.log.error({ err }, 'engine tick failed; retrying');
@@ -183,6 +193,7 @@ export class Engine {
   private async startAction(tx: Store, exec: Execution, idx: number): Promise<void> {
     const action = exec.actions[idx] as ExecutionAction;
     const now = nowIso();
+    exec.execution_status = 'in_progress';
     action.execution_status = 'in_progress';
     action.started_at = now;
     action.updated_at = now;
@@ -200,6 +211,23 @@ export class Engine {
     }
     if (!inst.enabled) return badConfig(`installation of app ${app_id} is disabled: required options are not all set`);
 
+    let callback: { resume_token: string; callback_url: string } | undefined;
+    if (action.config.wait_for_callback) {
+      const token = `rt_${randomBytes(32).toString('base64url')}`;
+      await tx.insertResumeToken({
+        token_hash: hashToken(token),
+        org_id: exec.org_id,
+        execution_id: exec.id,
+        action_id: action.id,
+        deadline_ms: null,
+        used: 0,
+      });
+      callback = {
+        resume_token: token,
+        callback_url: `${this.opts.publicUrl()}/v1/automation/public/executions:resume`,
+      };
+    }
+
     const delivery: Delivery = {
       id: newId('dlv', 12),
       org_id: exec.org_id,
@@ -210,7 +238,13 @@ export class Engine {
       webhook_id: newId('msg'),
       url: component.configuration.external_integration_settings.url,
       status: 'pending',
-      request_body: buildPayload({ execution: exec, action, component, installation: inst }),
+      request_body: buildPayload({
+        execution: exec,
+        action,
+        component,
+        installation: inst,
+        ...(callback ? { callback } : {}),
+      }),
       attempt_count: 0,
       next_attempt_ms: Date.now(),
       last_status_code: null,
@@ -360,8 +394,88 @@ export class Engine {
     const idx = exec.actions.findIndex((a) => a.id === d.action_id);
     const action = exec.actions[idx];
     if (!action || action.delivery_id !== d.id || action.execution_status !== 'in_progress') return;
-    await this.finishAction(tx, exec, idx, outcome);
+    if (outcome.status === 'success' && action.config.wait_for_callback) {
+      // Accepted: the action waits for its callback (or its deadline).
+      const now = nowIso();
+      action.execution_status = 'paused';
+      action.outputs = outcome.outputs;
+      action.updated_at = now;
+      exec.execution_status = 'paused';
+      exec.updated_at = now;
+      await tx.setResumeDeadline(exec.org_id, exec.id, action.id, Date.now() + this.callbackTimeoutMs);
+    } else {
+      await this.finishAction(tx, exec, idx, outcome);
+    }
     await tx.updateExecution(exec);
+  }
+
+  /**
+   * `POST /v1/automation/public/executions:resume`: ends a waiting action with the app's result
+   * (success unless it says `failed`). A token works once.
+   */
+  async resume(body: {
+    resume_token: string;
+    status?: 'success' | 'failed';
+    outputs?: Record<string, unknown>;
+    error_reason?: string;
+  }): Promise<{ execution: Execution; resumedAction: ExecutionAction }> {
+    const result = await this.store.transaction(async (tx) => {
+      const token = await tx.useResumeToken(hashToken(body.resume_token));
+      if (!token) throw conflict('resume token is unknown, already used, or timed out');
+      const exec = await tx.getExecution(token.org_id, token.execution_id);
+      const idx = exec ? exec.actions.findIndex((a) => a.id === token.action_id) : -1;
+      const action = exec?.actions[idx];
+      if (!exec || !action) throw notFound('execution of this resume token');
+      if (action.execution_status !== 'paused' && action.execution_status !== 'in_progress') {
+        throw conflict(`the action is ${action.execution_status}, not waiting for a callback`);
+      }
+      if (action.execution_status === 'in_progress') {
+        // The callback beat the app's own answer: that answer will find the action settled.
+        await tx.updateDelivery(action.delivery_id ?? '', {
+          status: 'succeeded',
+          next_attempt_ms: null,
+          updated_at: nowIso(),
+        });
+      }
+      await this.finishAction(
+        tx,
+        exec,
+        idx,
+        body.status === 'failed'
+          ? {
+              status: 'failed',
+              error: {
+                error_code: 'CUSTOM_ACTION_ERROR',
+                error_reason: body.error_reason ?? 'the app reported failure',
+              },
+            }
+          : { status: 'success', outputs: { ...(action.outputs ?? {}), ...(body.outputs ?? {}) } },
+      );
+      await tx.updateExecution(exec);
+      return { execution: exec, resumedAction: exec.actions[idx] as ExecutionAction };
+    });
+    this.wake();
+    return result;
+  }
+
+  /** Fails waiting actions whose callback deadline has passed. */
+  private async expireCallbacks(): Promise<void> {
+    const expired = await this.store.expireResumeTokens(Date.now(), 100);
+    for (const t of expired) {
+      await this.store.transaction(async (tx) => {
+        const exec = await tx.getExecution(t.org_id, t.execution_id);
+        const idx = exec?.actions.findIndex((a) => a.id === t.action_id) ?? -1;
+        if (!exec || exec.actions[idx]?.execution_status !== 'paused') return;
+        await this.finishAction(tx, exec, idx, {
+          status: 'failed',
+          error: {
+            error_code: 'TIMEOUT_ERROR',
+            error_reason: `no callback within ${Math.round(this.callbackTimeoutMs / 1000)} s`,
+          },
+        });
+        await tx.updateExecution(exec);
+      });
+    }
   }
 }
 

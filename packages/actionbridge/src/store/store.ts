@@ -17,6 +17,7 @@ export type OrgRow = Row<'orgs'>;
 export type ApiTokenRow = Row<'api_tokens'>;
 export type SigningKeyRow = Row<'signing_keys'>;
 export type AppRow = Row<'apps'>;
+export type ResumeTokenRow = Row<'resume_tokens'>;
 
 export interface AppVersion {
   app_id: string;
@@ -105,6 +106,14 @@ export interface Store {
   ): Promise<Page<Delivery>>;
   insertAttempt(a: DeliveryAttempt): Promise<void>;
   listAttempts(deliveryId: string): Promise<DeliveryAttempt[]>;
+
+  insertResumeToken(row: ResumeTokenRow): Promise<void>;
+  /** Starts the callback deadline of an action's token, once the app has accepted the request. */
+  setResumeDeadline(orgId: string, executionId: string, actionId: string, deadlineMs: number): Promise<void>;
+  /** Marks a token used and returns it, or `undefined` when it is unknown or already used. */
+  useResumeToken(tokenHash: string): Promise<ResumeTokenRow | undefined>;
+  /** Marks used and returns tokens whose deadline has passed. */
+  expireResumeTokens(now: number, limit: number): Promise<ResumeTokenRow[]>;
 
   /**
    * Frees every lease. Only for a process that knows it is the sole worker (the embedded SQLite
@@ -541,6 +550,45 @@ export class KyselyStore implements Store {
       request_headers: parse<Record<string, string>>(r.request_headers),
       response_headers: parse<Record<string, string>>(r.response_headers),
     }));
+  }
+
+  async insertResumeToken(row: ResumeTokenRow) {
+    await this.db.insertInto('resume_tokens').values(row).execute();
+  }
+  async setResumeDeadline(orgId: string, executionId: string, actionId: string, deadlineMs: number) {
+    await this.db
+      .updateTable('resume_tokens')
+      .set({ deadline_ms: deadlineMs })
+      .where('org_id', '=', orgId)
+      .where('execution_id', '=', executionId)
+      .where('action_id', '=', actionId)
+      .where('used', '=', 0)
+      .execute();
+  }
+  async useResumeToken(tokenHash: string) {
+    // The conditional update is the once-only guard: two concurrent resumes cannot both win.
+    return this.db
+      .updateTable('resume_tokens')
+      .set({ used: 1 })
+      .where('token_hash', '=', tokenHash)
+      .where('used', '=', 0)
+      .returningAll()
+      .executeTakeFirst();
+  }
+  async expireResumeTokens(now: number, limit: number) {
+    let due = this.db
+      .selectFrom('resume_tokens')
+      .select('token_hash')
+      .where('used', '=', 0)
+      .where('deadline_ms', '<=', now)
+      .limit(limit);
+    if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
+    return this.db
+      .updateTable('resume_tokens')
+      .set({ used: 1 })
+      .where('token_hash', 'in', due)
+      .returningAll()
+      .execute();
   }
 
   async releaseLeases() {

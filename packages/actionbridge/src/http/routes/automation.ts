@@ -135,6 +135,28 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     },
   );
 
+  app.post<{ Body: Parameters<typeof engine.resume>[0] }>(
+    '/v1/automation/public/executions::resume',
+    {
+      schema: {
+        security: [],
+        body: {
+          type: 'object',
+          required: ['resume_token'],
+          additionalProperties: false,
+          properties: {
+            resume_token: { type: 'string', minLength: 1, maxLength: 512 },
+            status: { type: 'string', enum: ['success', 'failed'] },
+            outputs: { type: 'object' },
+            error_reason: { type: 'string', maxLength: 4096 },
+          },
+        },
+      },
+    },
+    // Public: the resume token is the credential.
+    async (req) => engine.resume(req.body),
+  );
+
   app.get<{ Params: { execution_id: string } }>('/v1/automation/executions/:execution_id', async (req) => {
     const exec = await store.getExecution(requireOrgToken(await who(req)), req.params.execution_id);
     if (!exec) throw notFound(`execution ${req.params.execution_id}`);
