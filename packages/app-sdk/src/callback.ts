@@ -1,4 +1,4 @@
-import type { AnyCustomActionPayload, CustomActionPayload } from './types.js';
+import type { AnyCustomActionPayload } from './types.js';
 
 /** The result reported to the platform for an action that waits for a callback. */
 export interface CallbackResult {
@@ -23,7 +23,10 @@ export interface ReportResultOptions {
    * @default 10000
    */
   timeoutMs?: number;
-  /** Aborts the request. */
+  /**
+   * Aborts the request.
+   * @default none: only `timeoutMs` ends it
+   */
   signal?: AbortSignal;
   /**
    * The `fetch` to use.

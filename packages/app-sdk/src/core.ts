@@ -62,7 +62,11 @@ export function parseSignatureHeader(header: string, max: number): SignatureEntr
   return entries;
 }
 
-function verifiesWith(keys: readonly TrustedKey[], content: Buffer, signatures: readonly Buffer[]): TrustedKey | undefined {
+function verifiesWith(
+  keys: readonly TrustedKey[],
+  content: Buffer,
+  signatures: readonly Buffer[],
+): TrustedKey | undefined {
   for (const signature of signatures) {
     for (const trusted of keys) {
       if (ed25519Verify(null, content, trusted.key, signature)) return trusted;

@@ -110,9 +110,7 @@ export interface DeduplicatorOptions {
 }
 
 /** The outcome of {@link Deduplicator.run}. */
-export type DedupeResult<T> =
-  | { duplicate: false; value: T }
-  | { duplicate: true; state: Exclude<DedupeState, 'new'> };
+export type DedupeResult<T> = { duplicate: false; value: T } | { duplicate: true; state: Exclude<DedupeState, 'new'> };
 
 /** Runs work at most once per `webhook-id`. */
 export interface Deduplicator {
@@ -141,7 +139,11 @@ function positive(value: unknown, name: string, fallback: number): number {
 export function createDeduplicator(options: DeduplicatorOptions = {}): Deduplicator {
   if (options === null || typeof options !== 'object') throw new TypeError('dedupe options must be an object');
   const store = options.store ?? new MemoryDedupeStore();
-  if (typeof store.claim !== 'function' || typeof store.complete !== 'function' || typeof store.release !== 'function') {
+  if (
+    typeof store.claim !== 'function' ||
+    typeof store.complete !== 'function' ||
+    typeof store.release !== 'function'
+  ) {
     throw new TypeError('dedupe store must implement claim, complete and release');
   }
   const ttl = positive(options.ttlSeconds, 'ttlSeconds', 86_400);

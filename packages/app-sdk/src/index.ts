@@ -6,9 +6,9 @@
  */
 export type { RawBody } from './body.js';
 export {
+  CallbackError,
   type CallbackResult,
   type CallbackTarget,
-  CallbackError,
   type ReportResultOptions,
   reportResult,
 } from './callback.js';
@@ -50,5 +50,7 @@ export {
   verifyCustomAction,
   verifyEpilotSignature,
   verifyWebhook,
+  type WebhookContext,
+  type WebhookInput,
   type WebhookRequest,
 } from './verify.js';

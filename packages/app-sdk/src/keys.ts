@@ -1,4 +1,4 @@
-import { type KeyObject, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo; the 32-byte raw key follows. */
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -21,7 +21,8 @@ export function parsePublicKey(key: string | KeyObject): KeyObject {
   }
   if (text.includes('-----BEGIN')) {
     const pub = createPublicKey(text);
-    if (pub.asymmetricKeyType !== 'ed25519') throw new TypeError(`expected an Ed25519 key, got ${pub.asymmetricKeyType}`);
+    if (pub.asymmetricKeyType !== 'ed25519')
+      throw new TypeError(`expected an Ed25519 key, got ${pub.asymmetricKeyType}`);
     return pub;
   }
   throw new TypeError('unrecognised public key: expected SPKI PEM or whpk_…');
@@ -44,7 +45,8 @@ export function parsePrivateKey(key: string | KeyObject): KeyObject {
     });
   }
   const priv = createPrivateKey(text);
-  if (priv.asymmetricKeyType !== 'ed25519') throw new TypeError(`expected an Ed25519 key, got ${priv.asymmetricKeyType}`);
+  if (priv.asymmetricKeyType !== 'ed25519')
+    throw new TypeError(`expected an Ed25519 key, got ${priv.asymmetricKeyType}`);
   return priv;
 }
 

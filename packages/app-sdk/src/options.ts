@@ -14,8 +14,9 @@ export const ENV_PUBLIC_KEY_URL = 'ACTIONBRIDGE_PUBLIC_KEY_URL';
  * How webhooks are verified. Every field is optional; with none of `publicKey`, `publicKeyUrl`
  * the keys come from the environment (`ACTIONBRIDGE_PUBLIC_KEY`, `ACTIONBRIDGE_PUBLIC_KEY_URL`).
  *
- * Pass the same object on every call (or use `createVerifier`): parsed keys and fetched key sets
- * are cached either way, but a fixed object keeps the per-call work to a few property reads.
+ * Parsed keys and fetched key sets are cached per process (by key text and URL), so passing the
+ * options on every call costs a few property reads. `createVerifier` validates them once, up front.
+ * Invalid options throw a TypeError naming the option.
  */
 export interface VerifyOptions {
   /**
@@ -57,8 +58,8 @@ export interface VerifyOptions {
    */
   keyRefreshIntervalSeconds?: number | undefined;
   /**
-   * A fetched key set is fetched again on first use after this many seconds (the old set stays
-   * if the refetch fails).
+   * A fetched key set older than this is refetched in the background on its next use; it stays in
+   * use meanwhile, and stays if the refetch fails.
    * @default 3600
    */
   keyCacheTtlSeconds?: number | undefined;
@@ -130,6 +131,9 @@ function parseKeyString(text: string, where: string): TrustedKey[] {
     : text.split(/[\s,]+/).filter((part) => part.length > 0);
   if (parts.length === 0) throw new TypeError(`${where}: empty public key`);
   const keys = parts.map((part) => {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(part)) {
+      throw new TypeError(`${where}: this is a private key; configure the platform's public key instead`);
+    }
     try {
       return trustedKey(parsePublicKey(part));
     } catch (error) {
@@ -240,10 +244,7 @@ function normaliseUrl(value: unknown, where: string): string {
  * `ownSource`: give the result its own {@link KeySource} (for `createVerifier`) instead of the
  * process-wide one shared by every call with the same URL and timings.
  */
-export function resolveVerifyOptions(
-  options: VerifyOptions | undefined,
-  ownSource = false,
-): ResolvedVerifyOptions {
+export function resolveVerifyOptions(options: VerifyOptions | undefined, ownSource = false): ResolvedVerifyOptions {
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }

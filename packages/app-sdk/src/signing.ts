@@ -1,4 +1,4 @@
-import { type KeyObject, createHmac, sign } from 'node:crypto';
+import { createHmac, type KeyObject, sign } from 'node:crypto';
 import { parseHmacSecret, parsePrivateKey } from './keys.js';
 
 /** What one webhook signature covers. */

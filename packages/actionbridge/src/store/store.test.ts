@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../db/connect.js';
+import { freshDatabase, TEST_DATABASE_URL } from '../testing/postgres.js';
 import type { Delivery, EntityItem } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
 import { KyselyStore, type Store } from './store.js';
@@ -181,3 +182,18 @@ conformance('sqlite', async () => {
     },
   };
 });
+
+if (TEST_DATABASE_URL) {
+  conformance('postgres', async () => {
+    const db = await freshDatabase();
+    const conn = await connect({ dataDir: '', databaseUrl: db.url });
+    const store = new KyselyStore(conn.db, conn.dialect);
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await db.drop();
+      },
+    };
+  });
+}

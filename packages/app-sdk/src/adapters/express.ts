@@ -15,7 +15,12 @@
 import type { RawBody } from '../body.js';
 import type { VerifyOptions } from '../options.js';
 import type { AnyCustomActionPayload, CustomActionPayload } from '../types.js';
-import { type NodeRequestLike, type ReadRawBodyOptions, readRawBody, verifyRequest as verifyNodeRequest } from './node.js';
+import {
+  type NodeRequestLike,
+  type ReadRawBodyOptions,
+  readRawBody,
+  verifyRequest as verifyNodeRequest,
+} from './node.js';
 import { type CustomActionHandler, type HandlerOptions, prepareHandler } from './shared.js';
 
 export type { CustomActionHandler, HandlerContext, HandlerOptions } from './shared.js';

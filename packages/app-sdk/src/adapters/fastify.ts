@@ -11,7 +11,14 @@
  * addRawBodyParser(app);
  * app.post('/action', customActionHandler(async (payload) => ({ ok: true })));
  */
-import { DEFAULT_MAX_BODY_BYTES, isRawBody, parsedBodyError, type RawBody, type ReadableBody, readStream } from '../body.js';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  isRawBody,
+  parsedBodyError,
+  type RawBody,
+  type ReadableBody,
+  readStream,
+} from '../body.js';
 import { verifyRawWebhook } from '../core.js';
 import type { HeaderBag } from '../headers.js';
 import { resolveVerifyOptions, type VerifyOptions } from '../options.js';
@@ -42,7 +49,7 @@ export interface FastifyInstanceLike {
   addContentTypeParser(
     contentType: string | string[],
     options: { parseAs: 'buffer' },
-    parser: (request: { rawBody?: RawBody | undefined }, body: Buffer | string, done: ParserDone) => void,
+    parser: (request: object, body: Buffer | string, done: ParserDone) => void,
   ): unknown;
   hasContentTypeParser?(contentType: string): boolean;
   removeContentTypeParser?(contentType: string | string[]): unknown;
@@ -55,8 +62,8 @@ export type ParserDone = (error: Error | null, body?: unknown) => void;
  * A Fastify content type parser (`parseAs: 'buffer'`) that keeps the raw bytes in
  * `request.rawBody` and parses them as JSON into `request.body`.
  */
-export function rawJsonBodyParser(request: { rawBody?: RawBody | undefined }, body: Buffer | string, done: ParserDone): void {
-  request.rawBody = body;
+export function rawJsonBodyParser(request: object, body: Buffer | string, done: ParserDone): void {
+  (request as { rawBody?: RawBody }).rawBody = body;
   if (body.length === 0) {
     done(null, undefined);
     return;

@@ -10,9 +10,10 @@
  * const app = new Hono();
  * app.post('/action', (c) => handle(c.req.raw));
  */
-import { BodyTooLargeError } from '../errors.js';
+
 import { verifyRawWebhook } from '../core.js';
-import type { HeaderGetter } from '../headers.js';
+import { BodyTooLargeError } from '../errors.js';
+import { getHeader, type HeaderGetter } from '../headers.js';
 import { resolveVerifyOptions, type VerifyOptions } from '../options.js';
 import type { AnyCustomActionPayload, CustomActionPayload } from '../types.js';
 import { parseCustomActionPayload } from '../verify.js';
@@ -33,7 +34,7 @@ async function bodyOf(request: FetchRequestLike, limit: number): Promise<ArrayBu
       'the Request body was already read; verify before reading it (or pass request.clone()) and use the returned payload',
     );
   }
-  const declared = Number(request.headers.get('content-length'));
+  const declared = Number(getHeader(request.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit);
   const body = await request.arrayBuffer();
   if (body.byteLength > limit) throw new BodyTooLargeError(limit);

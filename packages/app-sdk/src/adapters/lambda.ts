@@ -8,7 +8,7 @@
  *   return { checked: payload.data.entity._id };
  * });
  */
-import { verifyRawWebhook, type RawWebhook } from '../core.js';
+import { type RawWebhook, verifyRawWebhook } from '../core.js';
 import { BodyTooLargeError } from '../errors.js';
 import type { HeaderGetter } from '../headers.js';
 import { getHeader } from '../headers.js';

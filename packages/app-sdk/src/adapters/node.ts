@@ -7,9 +7,9 @@
  * createServer(customActionHandler(async (payload) => ({ seen: payload.data.entity._id }))).listen(3000);
  */
 import { isRawBody, parsedBodyError, type RawBody, type ReadableBody, readStream } from '../body.js';
+import { verifyRawWebhook } from '../core.js';
 import type { HeaderBag } from '../headers.js';
 import { resolveVerifyOptions, type VerifyOptions } from '../options.js';
-import { verifyRawWebhook } from '../core.js';
 import type { AnyCustomActionPayload, CustomActionPayload } from '../types.js';
 import { parseCustomActionPayload } from '../verify.js';
 import { type CustomActionHandler, type HandlerOptions, outcomeJson, prepareHandler } from './shared.js';
@@ -54,7 +54,10 @@ export async function readRawBody(req: NodeRequestLike, options: ReadRawBodyOpti
   }
   if (isRawBody(req.rawBody)) return req.rawBody;
   if (isRawBody(req.body)) return req.body;
-  if (req.body !== undefined && req.body !== null) throw parsedBodyError('readRawBody');
+  // A parsed body with the stream still unread: a body parser set a default (Express 4 sets `{}`
+  // when the content type did not match) without reading, so the exact bytes are still there.
+  const parsed = req.body !== undefined && req.body !== null;
+  if (parsed && req.readableEnded !== false) throw parsedBodyError('readRawBody');
   if (req.readableEnded === true) {
     throw new TypeError('readRawBody: the request stream was already consumed and no raw body was kept');
   }

@@ -3,7 +3,7 @@ import type { RawWebhook } from '../core.js';
 import { createDeduplicator, type DedupeStore, type Deduplicator } from '../dedupe.js';
 import { BodyTooLargeError, CustomActionError, SignatureError } from '../errors.js';
 import { getHeader, HEADER } from '../headers.js';
-import type { VerifyOptions } from '../options.js';
+import { VERIFY_OPTION_NAMES, type VerifyOptions } from '../options.js';
 import type { AnyCustomActionPayload, CustomActionPayload } from '../types.js';
 import { createVerifier, parseCustomActionPayload, type Verifier } from '../verify.js';
 
@@ -76,6 +76,8 @@ function toDeduplicator(value: HandlerOptions['dedupe']): Deduplicator | undefin
   throw new TypeError('options.dedupe must be a boolean, a DedupeStore or a Deduplicator');
 }
 
+const HANDLER_OPTION_NAMES: readonly string[] = [...VERIFY_OPTION_NAMES, 'dedupe', 'onError', 'maxBodyBytes'];
+
 /** Shared by every adapter: validates options once, then verifies and runs each request. */
 export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload>(
   handler: CustomActionHandler<TRequest, TPayload>,
@@ -85,6 +87,11 @@ export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload
   if (typeof handler !== 'function') throw new TypeError(`${where}: handler must be a function`);
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new TypeError(`${where}: options must be an object`);
+  }
+  for (const name of Object.keys(options ?? {})) {
+    if (!HANDLER_OPTION_NAMES.includes(name)) {
+      throw new TypeError(`${where}: unknown option "${name}"; known options: ${HANDLER_OPTION_NAMES.join(', ')}`);
+    }
   }
   const { dedupe, onError, maxBodyBytes, ...verifyOptions } = options ?? {};
   if (onError !== undefined && typeof onError !== 'function') {

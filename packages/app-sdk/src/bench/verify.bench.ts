@@ -28,10 +28,10 @@ const iterations = positiveInt('BENCH_ITERATIONS', 4000);
 const rounds = positiveInt('BENCH_ROUNDS', 5);
 
 const keys = generateTestKeyPair();
-const signed = signTestRequest(
-  buildCustomActionPayload({ app_options: { api_key: 'k_live_123', threshold: 10 } }),
-  { privateKey: keys.privateKey, timestamp: 1_764_000_000 },
-);
+const signed = signTestRequest(buildCustomActionPayload({ app_options: { api_key: 'k_live_123', threshold: 10 } }), {
+  privateKey: keys.privateKey,
+  timestamp: 1_764_000_000,
+});
 const request = { headers: signed.headers, body: signed.body };
 const options: VerifyOptions = { publicKey: keys.publicKeyPem, now: signed.timestamp };
 
@@ -96,15 +96,21 @@ async function main(): Promise<void> {
   }
 
   const base = median(results.get(baseline) ?? []);
-  console.log(`Ed25519 webhook verification, ${rounds} rounds x ${iterations} iterations, median round, node ${process.version}`);
+  console.log(
+    `Ed25519 webhook verification, ${rounds} rounds x ${iterations} iterations, median round, node ${process.version}`,
+  );
   console.log(`body ${Buffer.byteLength(signed.body)} bytes`);
   for (const c of cases) {
     const ops = median(results.get(c) ?? []);
-    console.log(`${c.name.padEnd(50)} ${Math.round(ops).toString().padStart(8)} verifications/s  ${(ops / base).toFixed(2)}x`);
+    console.log(
+      `${c.name.padEnd(50)} ${Math.round(ops).toString().padStart(8)} verifications/s  ${(ops / base).toFixed(2)}x`,
+    );
   }
   const ratio = median(results.get(cases[1] as Case) ?? []) / base;
   const verdict = ratio >= REQUIRED_RATIO ? 'ok' : 'BELOW TARGET';
-  console.log(`ratio verifyEpilotSignature / baseline: ${ratio.toFixed(2)}x (target >= ${REQUIRED_RATIO}x: ${verdict})`);
+  console.log(
+    `ratio verifyEpilotSignature / baseline: ${ratio.toFixed(2)}x (target >= ${REQUIRED_RATIO}x: ${verdict})`,
+  );
   if (ratio < REQUIRED_RATIO) process.exitCode = 1;
 }
 

@@ -10,6 +10,8 @@
  * const payload = await verifyCustomAction(request, kit.verifyOptions);
  */
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { LambdaHttpEvent } from '../adapters/lambda.js';
 import { HEADER } from '../headers.js';
@@ -48,9 +50,15 @@ export function generateWebhookId(): string {
 
 /** Options of {@link signTestRequest}. */
 export interface SignTestRequestOptions {
-  /** Ed25519 private key(s) for `v1a` signatures (`KeyObject`, PKCS#8 PEM or `whsk_…`). */
+  /**
+   * Ed25519 private key(s) for `v1a` signatures (`KeyObject`, PKCS#8 PEM or `whsk_…`).
+   * @default none (give this, `secret`, or both)
+   */
   privateKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
-  /** `whsec_…` secret(s) for `v1` signatures. */
+  /**
+   * `whsec_…` secret(s) for `v1` signatures.
+   * @default none
+   */
   secret?: string | readonly string[];
   /**
    * `webhook-id`.
@@ -62,9 +70,15 @@ export interface SignTestRequestOptions {
    * @default now
    */
   timestamp?: number | Date;
-  /** Sent as `x-epilot-token`. */
+  /**
+   * Sent as `x-epilot-token`.
+   * @default no token header
+   */
   accessToken?: string;
-  /** Further headers (they never override the `webhook-*` headers). */
+  /**
+   * Further headers (they never override the `webhook-*` headers).
+   * @default `content-type: application/json` only
+   */
   headers?: Record<string, string>;
 }
 
@@ -217,7 +231,9 @@ export function createTestKit(options: TestKitOptions = {}): TestKit {
   const keys = generateTestKeyPair();
   const secret =
     typeof options.secret === 'string' ? options.secret : options.secret ? generateTestSecret() : undefined;
-  const verifyOptions: VerifyOptions = secret ? { publicKey: keys.publicKeyPem, secret } : { publicKey: keys.publicKeyPem };
+  const verifyOptions: VerifyOptions = secret
+    ? { publicKey: keys.publicKeyPem, secret }
+    : { publicKey: keys.publicKeyPem };
   return {
     keys,
     secret,
@@ -269,4 +285,70 @@ export function toLambdaEvent(signed: SignedTestRequest, options: ToLambdaEventO
  */
 export function toNodeRequest(signed: SignedTestRequest): Readable & { headers: Record<string, string> } {
   return Object.assign(Readable.from([Buffer.from(signed.body, 'utf8')]), { headers: { ...signed.headers } });
+}
+
+/** A loopback server of the platform's key documents; see {@link serveKeyDocuments}. */
+export interface KeyDocumentServer {
+  /** URL of the `public-keys` document (every active key). */
+  readonly url: string;
+  /** URL of the single-key `public-key` document (the primary key). */
+  readonly publicKeyUrl: string;
+  /** How many key documents were served so far. */
+  readonly requests: number;
+  /** Serves these keys from now on (first is primary), e.g. to simulate a rotation. */
+  setKeys(pairs: readonly TestKeyPair[]): void;
+  /** Answers every request with this status (an outage) until called with `undefined`. */
+  fail(status: number | undefined): void;
+  /** Stops the server and closes its connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an HTTP server on 127.0.0.1 (random port) that serves `GET /v1/public/.well-known/public-keys`
+ * and `GET /v1/public/.well-known/public-key` like the platform, for tests of `publicKeyUrl`.
+ * Always `close()` it.
+ */
+export async function serveKeyDocuments(pairs: readonly TestKeyPair[]): Promise<KeyDocumentServer> {
+  let keys = [...pairs];
+  let failing: number | undefined;
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    const path = req.url?.split('?')[0];
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (failing !== undefined) return send(failing, { status: failing, error: 'unavailable' });
+    const doc = publicKeysDocument(keys, `http://${req.headers.host}`);
+    if (path === '/v1/public/.well-known/public-keys') return send(200, doc);
+    const primary = doc.keys[0];
+    if (path === '/v1/public/.well-known/public-key' && primary) {
+      return send(200, { algorithm: 'ed25519', issuer: doc.issuer, public_key: primary.public_key });
+    }
+    return send(404, { status: 404, error: 'not found' });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/public/.well-known`;
+  return {
+    url: `${base}/public-keys`,
+    publicKeyUrl: `${base}/public-key`,
+    get requests() {
+      return requests;
+    },
+    setKeys(next) {
+      keys = [...next];
+    },
+    fail(status) {
+      failing = status;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
 }
