@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client, installFlow, Receiver, type TestPlatform, testPlatform, until } from '../testing/harness.js';
+import { BACKENDS, Client, installFlow, Receiver, type TestPlatform, testPlatform, until } from '../testing/harness.js';
 
 async function pausedExecution(rx: Receiver, client: Client) {
   await installFlow(client, `${rx.url}/cb`, {
@@ -22,100 +22,101 @@ async function pausedExecution(rx: Receiver, client: Client) {
   return { payload, exec, entity, start };
 }
 
-describe('wait_for_callback', () => {
-  let p: TestPlatform;
-  let rx: Receiver;
-  before(async () => {
-    p = await testPlatform();
-    rx = await new Receiver().start();
-  });
-  after(async () => {
-    await rx.close();
-    await p.stop();
-  });
-
-  it('pauses after a 2xx, resumes once with the callback, then runs the next action', async () => {
-    const { client } = await p.newOrg();
-    const { payload, exec, start } = await pausedExecution(rx, client);
-    assert.match(payload.data.resume_token, /^rt_/);
-    assert.equal(payload.data.callback_url, `${p.publicUrl}/v1/automation/public/executions:resume`);
-    assert.equal(exec.actions[0].execution_status, 'paused');
-    assert.equal(exec.actions[1].execution_status, 'pending');
-
-    rx.respond = () => ({ status: 200, body: { next: true } });
-    const anon = new Client(p.url);
-    const resumed = await anon.req('POST', '/v1/automation/public/executions:resume', {
-      resume_token: payload.data.resume_token,
-      outputs: { approved: true },
+for (const backend of BACKENDS)
+  describe(`wait_for_callback (${backend})`, () => {
+    let p: TestPlatform;
+    let rx: Receiver;
+    before(async () => {
+      p = await testPlatform({ backend });
+      rx = await new Receiver().start();
     });
-    assert.equal(resumed.status, 200);
-    assert.equal(resumed.body.resumedAction.execution_status, 'success');
-    assert.deepEqual(resumed.body.resumedAction.outputs, { accepted: true, approved: true });
-    const again = await anon.req('POST', '/v1/automation/public/executions:resume', {
-      resume_token: payload.data.resume_token,
+    after(async () => {
+      await rx.close();
+      await p.stop();
     });
-    assert.equal(again.status, 409, 'a token works once');
 
-    await rx.waitFor(start + 2);
-    const done = await until(async () => {
-      const e = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
-      return e.execution_status === 'success' ? e : undefined;
-    }, 'execution success');
-    assert.deepEqual(done.actions[1].outputs, { next: true });
-  });
+    it('pauses after a 2xx, resumes once with the callback, then runs the next action', async () => {
+      const { client } = await p.newOrg();
+      const { payload, exec, start } = await pausedExecution(rx, client);
+      assert.match(payload.data.resume_token, /^rt_/);
+      assert.equal(payload.data.callback_url, `${p.publicUrl}/v1/automation/public/executions:resume`);
+      assert.equal(exec.actions[0].execution_status, 'paused');
+      assert.equal(exec.actions[1].execution_status, 'pending');
 
-  it('fails the action with the app’s reason when the callback says failed', async () => {
-    const { client } = await p.newOrg();
-    const { payload, exec } = await pausedExecution(rx, client);
-    const r = await new Client(p.url).req('POST', '/v1/automation/public/executions:resume', {
-      resume_token: payload.data.resume_token,
-      status: 'failed',
-      error_reason: 'manual review rejected',
-    });
-    assert.equal(r.status, 200);
-    const e = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
-    assert.equal(e.execution_status, 'failed');
-    assert.deepEqual(e.actions[0].error_output, {
-      error_code: 'CUSTOM_ACTION_ERROR',
-      error_reason: 'manual review rejected',
-    });
-    assert.equal(e.actions[1].execution_status, 'skipped');
-  });
-
-  it('fails with TIMEOUT_ERROR when no callback arrives before the deadline', async () => {
-    const quick = await testPlatform({ callbackTimeoutS: 1 });
-    try {
-      const { client } = await quick.newOrg();
-      const { payload, exec } = await pausedExecution(rx, client);
-      const e = await until(
-        async () => {
-          const x = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
-          return x.execution_status === 'failed' ? x : undefined;
-        },
-        'timeout',
-        5000,
-      );
-      assert.equal(e.actions[0].error_output.error_code, 'TIMEOUT_ERROR');
-      const late = await new Client(quick.url).req('POST', '/v1/automation/public/executions:resume', {
+      rx.respond = () => ({ status: 200, body: { next: true } });
+      const anon = new Client(p.url);
+      const resumed = await anon.req('POST', '/v1/automation/public/executions:resume', {
+        resume_token: payload.data.resume_token,
+        outputs: { approved: true },
+      });
+      assert.equal(resumed.status, 200);
+      assert.equal(resumed.body.resumedAction.execution_status, 'success');
+      assert.deepEqual(resumed.body.resumedAction.outputs, { accepted: true, approved: true });
+      const again = await anon.req('POST', '/v1/automation/public/executions:resume', {
         resume_token: payload.data.resume_token,
       });
-      assert.equal(late.status, 409);
-    } finally {
-      await quick.stop();
-    }
-  });
+      assert.equal(again.status, 409, 'a token works once');
 
-  it('refuses unknown tokens and malformed bodies', async () => {
-    const anon = new Client(p.url);
-    assert.equal(
-      (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: 'rt_nope' })).status,
-      409,
-    );
-    assert.equal((await anon.req('POST', '/v1/automation/public/executions:resume', {})).status, 400);
-    assert.equal(
-      (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: 'x', status: 'maybe' }))
-        .status,
-      400,
-    );
+      await rx.waitFor(start + 2);
+      const done = await until(async () => {
+        const e = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
+        return e.execution_status === 'success' ? e : undefined;
+      }, 'execution success');
+      assert.deepEqual(done.actions[1].outputs, { next: true });
+    });
+
+    it('fails the action with the app’s reason when the callback says failed', async () => {
+      const { client } = await p.newOrg();
+      const { payload, exec } = await pausedExecution(rx, client);
+      const r = await new Client(p.url).req('POST', '/v1/automation/public/executions:resume', {
+        resume_token: payload.data.resume_token,
+        status: 'failed',
+        error_reason: 'manual review rejected',
+      });
+      assert.equal(r.status, 200);
+      const e = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
+      assert.equal(e.execution_status, 'failed');
+      assert.deepEqual(e.actions[0].error_output, {
+        error_code: 'CUSTOM_ACTION_ERROR',
+        error_reason: 'manual review rejected',
+      });
+      assert.equal(e.actions[1].execution_status, 'skipped');
+    });
+
+    it('fails with TIMEOUT_ERROR when no callback arrives before the deadline', async () => {
+      const quick = await testPlatform({ backend, callbackTimeoutS: 1 });
+      try {
+        const { client } = await quick.newOrg();
+        const { payload, exec } = await pausedExecution(rx, client);
+        const e = await until(
+          async () => {
+            const x = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
+            return x.execution_status === 'failed' ? x : undefined;
+          },
+          'timeout',
+          5000,
+        );
+        assert.equal(e.actions[0].error_output.error_code, 'TIMEOUT_ERROR');
+        const late = await new Client(quick.url).req('POST', '/v1/automation/public/executions:resume', {
+          resume_token: payload.data.resume_token,
+        });
+        assert.equal(late.status, 409);
+      } finally {
+        await quick.stop();
+      }
+    });
+
+    it('refuses unknown tokens and malformed bodies', async () => {
+      const anon = new Client(p.url);
+      assert.equal(
+        (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: 'rt_nope' })).status,
+        409,
+      );
+      assert.equal((await anon.req('POST', '/v1/automation/public/executions:resume', {})).status, 400);
+      assert.equal(
+        (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: 'x', status: 'maybe' }))
+          .status,
+        400,
+      );
+    });
   });
-});

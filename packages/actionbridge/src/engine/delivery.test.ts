@@ -3,6 +3,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { signedContent } from '@actionbridge/app-sdk';
 import {
+  BACKENDS,
   finishedExecution,
   installFlow,
   Receiver,
@@ -11,202 +12,207 @@ import {
   until,
 } from '../testing/harness.js';
 
-describe('delivery of a custom action', () => {
-  let p: TestPlatform;
-  let rx: Receiver;
-  before(async () => {
-    p = await testPlatform();
-    rx = await new Receiver().start();
-  });
-  after(async () => {
-    await rx.close();
-    await p.stop();
-  });
-
-  it('sends the SPEC §1 request, signed with the platform key, and records success with outputs', async () => {
-    const { client } = await p.newOrg();
-    const { appId, flow } = await installFlow(client, `${rx.url}/hook`);
-    rx.respond = () => ({ status: 200, body: { score: 700 } });
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal', amount: 5 })).body;
-    const start = rx.received.length;
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 6 });
-    const exec = await finishedExecution(client, entity._id);
-    assert.equal(exec.execution_status, 'success');
-    assert.deepEqual(exec.actions[0].outputs, { score: 700 });
-    assert.equal(exec.flow_id, flow.id);
-
-    const r = rx.received[start]!;
-    assert.equal(r.url, '/hook');
-    assert.equal(r.headers['content-type'], 'application/json');
-    assert.match(r.headers['user-agent'] ?? '', /^ActionBridge\//);
-    assert.match(String(r.headers['webhook-id']), /^msg_[0-9a-f]{32}$/);
-    const ts = Number(r.headers['webhook-timestamp']);
-    assert.ok(Math.abs(ts - Date.now() / 1000) < 5);
-
-    const { public_key } = (await p.admin.req('GET', '/v1/public/.well-known/public-key')).body;
-    const sig = String(r.headers['webhook-signature']).split(' ')[0]!;
-    assert.match(sig, /^v1a,/);
-    const content = signedContent({ id: String(r.headers['webhook-id']), timestamp: ts, body: r.body });
-    assert.ok(verify(null, content, createPublicKey(public_key), Buffer.from(sig.slice(4), 'base64')));
-
-    const body = JSON.parse(r.body);
-    assert.equal(body.type, 'external_integration');
-    assert.equal(body.data.org_id, entity._org);
-    assert.equal(body.data.entity._id, entity._id);
-    assert.equal(body.data.entity.amount, 6);
-    assert.equal(body.data.execution_id, exec.id);
-    assert.equal(body.data.execution_status, 'in_progress');
-    assert.equal(body.data.exection_action_id, exec.actions[0].id);
-    assert.equal(body.data.execution_action_id, exec.actions[0].id);
-    assert.equal(body.data.trigger_event, 'opportunity.updated');
-    assert.deepEqual(body.data.trigger.diff, { added: {}, updated: { amount: 6 }, deleted: {} });
-    assert.equal(body.data.trigger.operation, 'updateEntity');
-    assert.deepEqual(body.data.app_options, { threshold: 10, api_key: 's3cret' });
-    assert.equal(body.data.app_config.type, 'external_integration');
-    assert.equal(body.data.action_config.app_id, appId);
-    assert.ok(!('resume_token' in body.data));
-
-    const token = String(r.headers['x-epilot-token']);
-    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
-    assert.equal(claims.exp - claims.iat, 600);
-    assert.equal(claims.org_id, entity._org);
-    assert.equal(claims.app_id, appId);
-    assert.deepEqual(claims.assume_roles, [`${entity._org}:app-${appId}`]);
-    assert.equal(claims.execution_id, exec.id);
-    assert.equal(claims.token_type, 'app');
-    assert.equal(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).alg, 'EdDSA');
-  });
-
-  it('retries 503 and a network error with the same webhook-id and body, then succeeds', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/flaky`);
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-    const start = rx.received.length;
-    rx.respond = (_r, n) =>
-      n === start + 1 ? { status: 503, body: { message: 'busy' } } : { status: 200, body: { done: true } };
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    const exec = await finishedExecution(client, entity._id);
-    assert.equal(exec.execution_status, 'success');
-    const [a, b] = rx.received.slice(start);
-    assert.equal(a!.headers['webhook-id'], b!.headers['webhook-id']);
-    assert.equal(a!.body, b!.body);
-    const list = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body;
-    assert.equal(list.results.length, 1);
-    const d = (await client.req('GET', `/v1/deliveries/${list.results[0].id}`)).body;
-    assert.equal(d.status, 'succeeded');
-    assert.deepEqual(
-      d.attempts.map((x: { status_code: number }) => x.status_code),
-      [503, 200],
-    );
-    assert.equal(d.attempts[0].response_body, '{"message":"busy"}');
-    assert.equal(d.attempts[1].request_headers['x-epilot-token'], '********');
-    assert.equal(d.request_body.data.app_options.api_key, '********', 'secrets are masked in read APIs');
-    assert.equal(d.request_body.data.app_options.threshold, 10);
-  });
-
-  it('fails for good on a 4xx, with the body’s error_reason, and skips the remaining actions', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/reject`, {
-      actions: [
-        { name: 'One', type: 'custom-action', config: {} },
-        { name: 'Two', type: 'custom-action', config: {} },
-      ],
+for (const backend of BACKENDS)
+  describe(`delivery of a custom action (${backend})`, () => {
+    let p: TestPlatform;
+    let rx: Receiver;
+    before(async () => {
+      p = await testPlatform({ backend });
+      rx = await new Receiver().start();
     });
-    rx.respond = () => ({ status: 422, body: { error_reason: 'customer unknown' } });
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-    const start = rx.received.length;
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    const exec = await finishedExecution(client, entity._id);
-    assert.equal(exec.execution_status, 'failed');
-    assert.deepEqual(exec.actions[0].error_output, {
-      error_code: 'CUSTOM_ACTION_ERROR',
-      error_reason: 'customer unknown',
+    after(async () => {
+      await rx.close();
+      await p.stop();
     });
-    assert.equal(exec.actions[1].execution_status, 'skipped');
-    assert.equal(rx.received.length - start, 1, '4xx is not retried');
-  });
 
-  it('goes on past a failed action with allow_failure, and gives up after the schedule with HTTP <status>', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/down`, {
-      actions: [
-        { name: 'One', type: 'custom-action', allow_failure: true, config: {} },
-        { name: 'Two', type: 'custom-action', config: {} },
-      ],
+    it('sends the SPEC §1 request, signed with the platform key, and records success with outputs', async () => {
+      const { client } = await p.newOrg();
+      const { appId, flow } = await installFlow(client, `${rx.url}/hook`);
+      rx.respond = () => ({ status: 200, body: { score: 700 } });
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal', amount: 5 })).body;
+      const start = rx.received.length;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 6 });
+      const exec = await finishedExecution(client, entity._id);
+      assert.equal(exec.execution_status, 'success');
+      assert.deepEqual(exec.actions[0].outputs, { score: 700 });
+      assert.equal(exec.flow_id, flow.id);
+
+      const r = rx.received[start]!;
+      assert.equal(r.url, '/hook');
+      assert.equal(r.headers['content-type'], 'application/json');
+      assert.match(r.headers['user-agent'] ?? '', /^ActionBridge\//);
+      assert.match(String(r.headers['webhook-id']), /^msg_[0-9a-f]{32}$/);
+      const ts = Number(r.headers['webhook-timestamp']);
+      assert.ok(Math.abs(ts - Date.now() / 1000) < 5);
+
+      const { public_key } = (await p.admin.req('GET', '/v1/public/.well-known/public-key')).body;
+      const sig = String(r.headers['webhook-signature']).split(' ')[0]!;
+      assert.match(sig, /^v1a,/);
+      const content = signedContent({ id: String(r.headers['webhook-id']), timestamp: ts, body: r.body });
+      assert.ok(verify(null, content, createPublicKey(public_key), Buffer.from(sig.slice(4), 'base64')));
+
+      const body = JSON.parse(r.body);
+      assert.equal(body.type, 'external_integration');
+      assert.equal(body.data.org_id, entity._org);
+      assert.equal(body.data.entity._id, entity._id);
+      assert.equal(body.data.entity.amount, 6);
+      assert.equal(body.data.execution_id, exec.id);
+      assert.equal(body.data.execution_status, 'in_progress');
+      assert.equal(body.data.exection_action_id, exec.actions[0].id);
+      assert.equal(body.data.execution_action_id, exec.actions[0].id);
+      assert.equal(body.data.trigger_event, 'opportunity.updated');
+      assert.deepEqual(body.data.trigger.diff, { added: {}, updated: { amount: 6 }, deleted: {} });
+      assert.equal(body.data.trigger.operation, 'updateEntity');
+      assert.deepEqual(body.data.app_options, { threshold: 10, api_key: 's3cret' });
+      assert.equal(body.data.app_config.type, 'external_integration');
+      assert.equal(body.data.action_config.app_id, appId);
+      assert.ok(!('resume_token' in body.data));
+
+      const token = String(r.headers['x-epilot-token']);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+      assert.equal(claims.exp - claims.iat, 600);
+      assert.equal(claims.org_id, entity._org);
+      assert.equal(claims.app_id, appId);
+      assert.deepEqual(claims.assume_roles, [`${entity._org}:app-${appId}`]);
+      assert.equal(claims.execution_id, exec.id);
+      assert.equal(claims.token_type, 'app');
+      assert.equal(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).alg, 'EdDSA');
     });
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-    const start = rx.received.length;
-    rx.respond = (_r, n) => (n <= start + 3 ? { status: 500, body: 'oops' } : { status: 200, body: { second: true } });
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    const exec = await finishedExecution(client, entity._id);
-    assert.equal(exec.execution_status, 'success');
-    assert.equal(exec.actions[0].execution_status, 'failed');
-    assert.deepEqual(exec.actions[0].error_output, { error_code: 'CUSTOM_ACTION_ERROR', error_reason: 'HTTP 500' });
-    assert.deepEqual(exec.actions[1].outputs, { second: true });
-    assert.equal(rx.received.length - start, 4, 'three attempts of the first action, one of the second');
-  });
 
-  it('records a timeout as TIMEOUT_ERROR', async () => {
-    const slow = await testPlatform({ deliveryTimeoutS: 1, retrySchedule: [0] });
-    try {
-      const { client } = await slow.newOrg();
-      await installFlow(client, `${rx.url}/slow`);
-      rx.respond = () => ({ status: 200, body: {}, delayMs: 1500 });
+    it('retries 503 and a network error with the same webhook-id and body, then succeeds', async () => {
+      const { client } = await p.newOrg();
+      await installFlow(client, `${rx.url}/flaky`);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      const start = rx.received.length;
+      rx.respond = (_r, n) =>
+        n === start + 1 ? { status: 503, body: { message: 'busy' } } : { status: 200, body: { done: true } };
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      const exec = await finishedExecution(client, entity._id);
+      assert.equal(exec.execution_status, 'success');
+      const [a, b] = rx.received.slice(start);
+      assert.equal(a!.headers['webhook-id'], b!.headers['webhook-id']);
+      assert.equal(a!.body, b!.body);
+      const list = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body;
+      assert.equal(list.results.length, 1);
+      const d = (await client.req('GET', `/v1/deliveries/${list.results[0].id}`)).body;
+      assert.equal(d.status, 'succeeded');
+      assert.deepEqual(
+        d.attempts.map((x: { status_code: number }) => x.status_code),
+        [503, 200],
+      );
+      assert.equal(d.attempts[0].response_body, '{"message":"busy"}');
+      assert.equal(d.attempts[1].request_headers['x-epilot-token'], '********');
+      assert.equal(d.request_body.data.app_options.api_key, '********', 'secrets are masked in read APIs');
+      assert.equal(d.request_body.data.app_options.threshold, 10);
+    });
+
+    it('fails for good on a 4xx, with the body’s error_reason, and skips the remaining actions', async () => {
+      const { client } = await p.newOrg();
+      await installFlow(client, `${rx.url}/reject`, {
+        actions: [
+          { name: 'One', type: 'custom-action', config: {} },
+          { name: 'Two', type: 'custom-action', config: {} },
+        ],
+      });
+      rx.respond = () => ({ status: 422, body: { error_reason: 'customer unknown' } });
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      const start = rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
       assert.equal(exec.execution_status, 'failed');
-      assert.equal(exec.actions[0].error_output.error_code, 'TIMEOUT_ERROR');
-    } finally {
-      await slow.stop();
-    }
-  });
+      assert.deepEqual(exec.actions[0].error_output, {
+        error_code: 'CUSTOM_ACTION_ERROR',
+        error_reason: 'customer unknown',
+      });
+      assert.equal(exec.actions[1].execution_status, 'skipped');
+      assert.equal(rx.received.length - start, 1, '4xx is not retried');
+    });
 
-  it('fails with BAD_CONFIG, sending nothing, while required options are missing', async () => {
-    const { client } = await p.newOrg();
-    const { appId } = await installFlow(client, `${rx.url}/unconfigured`, { options: false });
-    const inst = (await client.req('GET', `/v1/app/${appId}`)).body;
-    assert.equal(inst.enabled, false);
-    assert.deepEqual(inst.missing_options, ['act.threshold']);
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-    const start = rx.received.length;
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    const exec = await finishedExecution(client, entity._id);
-    assert.equal(exec.execution_status, 'failed');
-    assert.equal(exec.actions[0].error_output.error_code, 'BAD_CONFIG');
-    assert.equal(rx.received.length, start);
-  });
+    it('goes on past a failed action with allow_failure, and gives up after the schedule with HTTP <status>', async () => {
+      const { client } = await p.newOrg();
+      await installFlow(client, `${rx.url}/down`, {
+        actions: [
+          { name: 'One', type: 'custom-action', allow_failure: true, config: {} },
+          { name: 'Two', type: 'custom-action', config: {} },
+        ],
+      });
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      const start = rx.received.length;
+      rx.respond = (_r, n) =>
+        n <= start + 3 ? { status: 500, body: 'oops' } : { status: 200, body: { second: true } };
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      const exec = await finishedExecution(client, entity._id);
+      assert.equal(exec.execution_status, 'success');
+      assert.equal(exec.actions[0].execution_status, 'failed');
+      assert.deepEqual(exec.actions[0].error_output, { error_code: 'CUSTOM_ACTION_ERROR', error_reason: 'HTTP 500' });
+      assert.deepEqual(exec.actions[1].outputs, { second: true });
+      assert.equal(rx.received.length - start, 4, 'three attempts of the first action, one of the second');
+    });
 
-  it('does not re-trigger its own flow when the app writes back inside the execution', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/writeback`);
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-    rx.respond = () => ({ status: 200, body: {} });
-    const start = rx.received.length;
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    await rx.waitFor(start + 1);
-    const token = String(rx.received[start]!.headers['x-epilot-token']);
-    const wrote = await client.as(token).req('PATCH', `/v1/entity/opportunity/${entity._id}`, { score: 1 });
-    assert.equal(wrote.status, 200);
-    await finishedExecution(client, entity._id);
-    await new Promise((r) => setTimeout(r, 300));
-    const list = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
-    assert.equal(list.total, 1, 'the write-back started no second execution');
-    assert.equal(rx.received.length, start + 1);
-  });
+    it('records a timeout as TIMEOUT_ERROR', async () => {
+      const slow = await testPlatform({ backend, deliveryTimeoutS: 1, retrySchedule: [0] });
+      try {
+        const { client } = await slow.newOrg();
+        await installFlow(client, `${rx.url}/slow`);
+        rx.respond = () => ({ status: 200, body: {}, delayMs: 1500 });
+        const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+        await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+        const exec = await finishedExecution(client, entity._id);
+        assert.equal(exec.execution_status, 'failed');
+        assert.equal(exec.actions[0].error_output.error_code, 'TIMEOUT_ERROR');
+      } finally {
+        await slow.stop();
+      }
+    });
 
-  it('starts a flow manually with POST /v1/automation/executions', async () => {
-    const { client } = await p.newOrg();
-    const { flow } = await installFlow(client, `${rx.url}/manual`);
-    rx.respond = () => ({ status: 200, body: { manual: true } });
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-    const started = await client.req('POST', '/v1/automation/executions', { entity_id: entity._id, flow_id: flow.id });
-    assert.equal(started.status, 201);
-    assert.equal(started.body.trigger_event.type, 'manual');
-    const exec = await until(async () => {
-      const e = (await client.req('GET', `/v1/automation/executions/${started.body.id}`)).body;
-      return e.execution_status === 'success' ? e : undefined;
-    }, 'manual execution');
-    assert.deepEqual(exec.actions[0].outputs, { manual: true });
+    it('fails with BAD_CONFIG, sending nothing, while required options are missing', async () => {
+      const { client } = await p.newOrg();
+      const { appId } = await installFlow(client, `${rx.url}/unconfigured`, { options: false });
+      const inst = (await client.req('GET', `/v1/app/${appId}`)).body;
+      assert.equal(inst.enabled, false);
+      assert.deepEqual(inst.missing_options, ['act.threshold']);
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      const start = rx.received.length;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      const exec = await finishedExecution(client, entity._id);
+      assert.equal(exec.execution_status, 'failed');
+      assert.equal(exec.actions[0].error_output.error_code, 'BAD_CONFIG');
+      assert.equal(rx.received.length, start);
+    });
+
+    it('does not re-trigger its own flow when the app writes back inside the execution', async () => {
+      const { client } = await p.newOrg();
+      await installFlow(client, `${rx.url}/writeback`);
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      rx.respond = () => ({ status: 200, body: {} });
+      const start = rx.received.length;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      await rx.waitFor(start + 1);
+      const token = String(rx.received[start]!.headers['x-epilot-token']);
+      const wrote = await client.as(token).req('PATCH', `/v1/entity/opportunity/${entity._id}`, { score: 1 });
+      assert.equal(wrote.status, 200);
+      await finishedExecution(client, entity._id);
+      await new Promise((r) => setTimeout(r, 300));
+      const list = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
+      assert.equal(list.total, 1, 'the write-back started no second execution');
+      assert.equal(rx.received.length, start + 1);
+    });
+
+    it('starts a flow manually with POST /v1/automation/executions', async () => {
+      const { client } = await p.newOrg();
+      const { flow } = await installFlow(client, `${rx.url}/manual`);
+      rx.respond = () => ({ status: 200, body: { manual: true } });
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      const started = await client.req('POST', '/v1/automation/executions', {
+        entity_id: entity._id,
+        flow_id: flow.id,
+      });
+      assert.equal(started.status, 201);
+      assert.equal(started.body.trigger_event.type, 'manual');
+      const exec = await until(async () => {
+        const e = (await client.req('GET', `/v1/automation/executions/${started.body.id}`)).body;
+        return e.execution_status === 'success' ? e : undefined;
+      }, 'manual execution');
+      assert.deepEqual(exec.actions[0].outputs, { manual: true });
+    });
   });
-});

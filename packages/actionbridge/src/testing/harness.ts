@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { type Platform, type PlatformOptions, startPlatform } from '../platform.js';
+import { freshDatabase, TEST_DATABASE_URL } from './postgres.js';
+
+/** The backends platform tests run on: SQLite always, PostgreSQL when a test server is configured. */
+export const BACKENDS: ReadonlyArray<'sqlite' | 'postgres'> = TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 
 /** A JSON client for tests. */
 export class Client {
@@ -124,9 +128,13 @@ export interface TestPlatform extends Platform {
 }
 
 /** An in-process platform on a free port with its own temporary SQLite folder. */
-export async function testPlatform(opts: PlatformOptions = {}): Promise<TestPlatform> {
+export async function testPlatform(
+  opts: PlatformOptions & { backend?: 'sqlite' | 'postgres' } = {},
+): Promise<TestPlatform> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ab-test-'));
+  const pg = opts.backend === 'postgres' && !opts.databaseUrl ? await freshDatabase() : undefined;
   const platform = await startPlatform({
+    ...(pg ? { databaseUrl: pg.url } : {}),
     port: 0,
     dataDir,
     adminToken: 'test-admin-token-0123456789',
@@ -148,6 +156,7 @@ export async function testPlatform(opts: PlatformOptions = {}): Promise<TestPlat
     },
     async stop() {
       await platform.close();
+      await pg?.drop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   });
