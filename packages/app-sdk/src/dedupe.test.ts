@@ -45,7 +45,7 @@ describe('createDeduplicator', () => {
     const dedupe = createDeduplicator();
     let runs = 0;
     assert.deepEqual(await dedupe.run('msg_1', () => ++runs), { duplicate: false, value: 1 });
-    assert.deepEqual(await dedupe.run('msg_1', () => ++runs), { duplicate: true, state: 'done' });
+    assert.deepEqual(await dedupe.run('msg_1', () => ++runs), { duplicate: true, state: 'done', value: 1 });
     assert.equal(runs, 1);
   });
 
@@ -90,7 +90,7 @@ describe('createDeduplicator', () => {
     };
     const dedupe = createDeduplicator({ store, ttlSeconds: 3600, processingTtlSeconds: 30 });
     await dedupe.run('msg_1', () => 1);
-    await dedupe.run('msg_1', () => 2);
+    assert.deepEqual(await dedupe.run('msg_1', () => 2), { duplicate: true, state: 'done' }, 'no result() kept');
     assert.deepEqual(calls, ['claim msg_1 30', 'complete msg_1 3600', 'claim msg_1 30']);
   });
 

@@ -16,8 +16,16 @@ export interface DedupeStore {
    * `ttlSeconds` and return `'new'`; otherwise return its current state without changing it.
    */
   claim(id: string, ttlSeconds: number): DedupeState | Promise<DedupeState>;
-  /** Records `id` as `done` for `ttlSeconds`. */
-  complete(id: string, ttlSeconds: number): void | Promise<void>;
+  /**
+   * Records `id` as `done` for `ttlSeconds`, with the handler's `result` (a JSON value) so that a
+   * duplicate can be answered exactly as the first delivery was.
+   */
+  complete(id: string, ttlSeconds: number, result?: unknown): void | Promise<void>;
+  /**
+   * The result recorded with a `done` id. Optional: without it, duplicates are answered
+   * `{"duplicate": true}` instead of the first answer.
+   */
+  result?(id: string): unknown | Promise<unknown>;
   /** Forgets `id` (handling failed, so the platform's retry should run it again). */
   release(id: string): void | Promise<void>;
 }
@@ -40,7 +48,7 @@ export interface MemoryDedupeStoreOptions {
 export class MemoryDedupeStore implements DedupeStore {
   readonly maxEntries: number;
   readonly #now: () => number;
-  readonly #entries = new Map<string, { state: 'processing' | 'done'; expiresAt: number }>();
+  readonly #entries = new Map<string, { state: 'processing' | 'done'; expiresAt: number; result?: unknown }>();
 
   constructor(options: MemoryDedupeStoreOptions = {}) {
     const max = options.maxEntries ?? 10_000;
@@ -71,17 +79,22 @@ export class MemoryDedupeStore implements DedupeStore {
     return 'new';
   }
 
-  complete(id: string, ttlSeconds: number): void {
-    this.#set(id, 'done', this.#now() + ttlSeconds * 1000);
+  complete(id: string, ttlSeconds: number, result?: unknown): void {
+    this.#set(id, 'done', this.#now() + ttlSeconds * 1000, result);
+  }
+
+  result(id: string): unknown {
+    const entry = this.#entries.get(id);
+    return entry && entry.state === 'done' && entry.expiresAt > this.#now() ? entry.result : undefined;
   }
 
   release(id: string): void {
     this.#entries.delete(id);
   }
 
-  #set(id: string, state: 'processing' | 'done', expiresAt: number): void {
+  #set(id: string, state: 'processing' | 'done', expiresAt: number, result?: unknown): void {
     this.#entries.delete(id);
-    this.#entries.set(id, { state, expiresAt });
+    this.#entries.set(id, result === undefined ? { state, expiresAt } : { state, expiresAt, result });
     while (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (oldest.done) break;
@@ -110,7 +123,11 @@ export interface DeduplicatorOptions {
 }
 
 /** The outcome of {@link Deduplicator.run}. */
-export type DedupeResult<T> = { duplicate: false; value: T } | { duplicate: true; state: Exclude<DedupeState, 'new'> };
+export type DedupeResult<T> =
+  | { duplicate: false; value: T }
+  | { duplicate: true; state: 'processing' }
+  /** `value`: what the first run returned, when the store keeps results. */
+  | { duplicate: true; state: 'done'; value?: T };
 
 /** Runs work at most once per `webhook-id`. */
 export interface Deduplicator {
@@ -132,9 +149,10 @@ function positive(value: unknown, name: string, fallback: number): number {
 }
 
 /**
- * Creates a {@link Deduplicator}. The framework adapters use one when given `dedupe`:
- * a duplicate of a handled delivery is answered 200 `{"duplicate": true}`, one still being
- * handled 425 (so the platform retries later).
+ * Creates a {@link Deduplicator}. The framework adapters use one when given `dedupe`: a duplicate
+ * of a handled delivery is answered 200 with the first answer (so the action's outputs stay the
+ * same when the platform resends after losing the answer), one still being handled 425 (so the
+ * platform retries later).
  */
 export function createDeduplicator(options: DeduplicatorOptions = {}): Deduplicator {
   if (options === null || typeof options !== 'object') throw new TypeError('dedupe options must be an object');
@@ -153,7 +171,11 @@ export function createDeduplicator(options: DeduplicatorOptions = {}): Deduplica
     async run<T>(id: string, work: () => T | Promise<T>): Promise<DedupeResult<T>> {
       if (typeof id !== 'string' || id === '') throw new TypeError('dedupe id must be a non-empty string');
       const state = await store.claim(id, processingTtl);
-      if (state !== 'new') return { duplicate: true, state };
+      if (state === 'processing') return { duplicate: true, state };
+      if (state === 'done') {
+        const first = (await store.result?.(id)) as T | undefined;
+        return first === undefined ? { duplicate: true, state } : { duplicate: true, state, value: first };
+      }
       let value: T;
       try {
         value = await work();
@@ -161,7 +183,7 @@ export function createDeduplicator(options: DeduplicatorOptions = {}): Deduplica
         await store.release(id);
         throw error;
       }
-      await store.complete(id, ttl);
+      await store.complete(id, ttl, value);
       return { duplicate: false, value };
     },
   };

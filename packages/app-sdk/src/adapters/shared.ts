@@ -35,8 +35,9 @@ export type CustomActionHandler<TRequest, TPayload extends AnyCustomActionPayloa
 export interface HandlerOptions extends VerifyOptions {
   /**
    * Deduplicate on `webhook-id`: `true` for an in-memory store, a `DedupeStore`, or a
-   * `Deduplicator` from `createDeduplicator`. A duplicate of a handled delivery is answered
-   * 200 `{"duplicate": true}` without calling the handler; one still being handled, 425.
+   * `Deduplicator` from `createDeduplicator`. A duplicate of a handled delivery is answered 200
+   * with the first answer (or `{"duplicate": true}` when the store keeps no results) without
+   * calling the handler; one still being handled, 425.
    * @default false
    */
   dedupe?: boolean | DedupeStore | Deduplicator | undefined;
@@ -151,7 +152,7 @@ export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload
           const result = await deduplicator.run(context.webhookId, work);
           if (result.duplicate) {
             return result.state === 'done'
-              ? { status: 200, body: { duplicate: true } }
+              ? { status: 200, body: result.value ?? { duplicate: true } }
               : { status: 425, body: { error_reason: 'this delivery is being handled; retry later' } };
           }
           return { status: 200, body: result.value ?? {} };
