@@ -1,18 +1,12 @@
 /** Domain types shared by the API, the engine and the store. Wire shapes follow epilot's OpenAPI. */
 
-export type ExecutionStatus =
-  | 'pending'
-  | 'starting'
-  | 'in_progress'
-  | 'paused'
-  | 'success'
-  | 'failed'
-  | 'cancelled'
-  | 'skipped'
-  | 'scheduled'
-  | 'hot';
+import type { Selectable } from 'kysely';
+import type { Database } from './db/schema.js';
 
-export type EntityOperation = 'createEntity' | 'updateEntity' | 'deleteEntity';
+// Wire shapes apps receive are defined once, in the SDK; the platform builds them from these.
+export type { EntityDiff, EntityOperation, ExecutionStatus } from '@actionbridge/app-sdk';
+
+import type { EntityDiff, EntityOperation, ExecutionStatus } from '@actionbridge/app-sdk';
 
 export type GrantAction = 'entity:view' | 'entity:create' | 'entity:edit' | 'entity:delete' | 'entity:*';
 
@@ -77,12 +71,6 @@ export interface EntityItem {
   _created_at: string;
   _updated_at: string;
   [k: string]: unknown;
-}
-
-export interface EntityDiff {
-  added: Record<string, unknown>;
-  updated: Record<string, unknown>;
-  deleted: Record<string, unknown>;
 }
 
 export interface EntityEvent {
@@ -188,26 +176,10 @@ export interface Execution {
   };
 }
 
-export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled';
+export type DeliveryStatus = Delivery['status'];
 
-export interface Delivery {
-  id: string;
-  org_id: string;
-  execution_id: string;
-  action_id: string;
-  app_id: string;
-  component_id: string;
-  webhook_id: string;
-  url: string;
-  status: DeliveryStatus;
-  request_body: string;
-  attempt_count: number;
-  next_attempt_ms: number | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-}
+/** A delivery as the engine and read APIs see it: its row, without the worker lease. */
+export type Delivery = Omit<Selectable<Database['deliveries']>, 'locked_until_ms'>;
 
 export interface DeliveryAttempt {
   id: string;

@@ -26,12 +26,14 @@ export interface EntitySnapshot {
 /** Execution statuses (epilot's `ExecutionStatus`). */
 export type ExecutionStatus =
   | 'pending'
+  | 'starting'
   | 'in_progress'
   | 'paused'
   | 'success'
   | 'failed'
   | 'cancelled'
   | 'skipped'
+  | 'scheduled'
   | 'hot';
 
 /** What happened to the entity: `<schema>.<created|updated|deleted|manual>`, e.g. `opportunity.updated`. */

@@ -1,3 +1,4 @@
+import type { CustomActionPayload } from '@actionbridge/app-sdk';
 import type { AppManifest, Execution, ExecutionAction, Installation, ManifestComponent } from '../types.js';
 
 const TRIGGER_SUFFIX = {
@@ -31,7 +32,7 @@ export function buildPayload(args: {
 }): string {
   const { execution: exec, action, component, installation } = args;
   const t = exec.trigger;
-  return JSON.stringify({
+  const payload: CustomActionPayload = {
     type: 'external_integration',
     timestamp: t.occurred_at,
     data: {
@@ -53,5 +54,6 @@ export function buildPayload(args: {
       },
       ...(args.callback ?? {}),
     },
-  });
+  };
+  return JSON.stringify(payload);
 }
