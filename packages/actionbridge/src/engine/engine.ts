@@ -276,8 +276,113 @@ export class Engine {
       }
       return;
     }
-    if (idx + 1 < exec.actions.length) return this.startAction(tx, exec, idx + 1);
-    exec.execution_status = 'success';
+    // The next action still to run (a retriggered action may have later ones that already ran).
+    const next = exec.actions.findIndex((a, i) => i > idx && a.execution_status === 'pending');
+    if (next !== -1) return this.startAction(tx, exec, next);
+    const stopped = exec.actions.some((a) => a.execution_status === 'failed' && !a.allow_failure);
+    exec.execution_status = stopped ? 'failed' : 'success';
+  }
+
+  /** Cancels an execution: its waiting action ends `cancelled`, the rest `skipped`, pending deliveries stop. */
+  async cancel(orgId: string, executionId: string): Promise<Execution> {
+    return this.store.transaction(async (tx) => {
+      const exec = await tx.getExecution(orgId, executionId, true);
+      if (!exec) throw notFound(`execution ${executionId}`);
+      if (TERMINAL.has(exec.execution_status)) throw conflict(`execution is already ${exec.execution_status}`);
+      const now = nowIso();
+      for (const a of exec.actions) {
+        if (a.execution_status === 'in_progress' || a.execution_status === 'paused') {
+          a.execution_status = 'cancelled';
+          a.updated_at = now;
+        } else if (a.execution_status === 'pending') {
+          a.execution_status = 'skipped';
+        }
+      }
+      exec.execution_status = 'cancelled';
+      exec.updated_at = now;
+      await tx.cancelPendingDeliveries(orgId, executionId, now);
+      await tx.updateExecution(exec);
+      return exec;
+    });
+  }
+
+  /**
+   * Runs a failed (or stuck) action again: a new delivery with a new `webhook-id`, built from the
+   * execution's snapshot; the actions skipped after it run again once it succeeds.
+   */
+  async retrigger(orgId: string, executionId: string, actionId: string): Promise<Execution> {
+    const exec = await this.store.transaction(async (tx) => {
+      const exec = await tx.getExecution(orgId, executionId, true);
+      if (!exec) throw notFound(`execution ${executionId}`);
+      const idx = exec.actions.findIndex((a) => a.id === actionId);
+      const action = exec.actions[idx];
+      if (!action) throw notFound(`action ${actionId} of execution ${executionId}`);
+      if (!['failed', 'in_progress', 'cancelled'].includes(action.execution_status)) {
+        throw conflict(
+          `action is ${action.execution_status}: only failed, stuck or cancelled actions can be retriggered`,
+        );
+      }
+      const now = nowIso();
+      await tx.cancelPendingDeliveries(orgId, executionId, now, actionId);
+      if (exec.execution_status === 'failed' || exec.execution_status === 'cancelled') {
+        for (const rest of exec.actions.slice(idx + 1))
+          if (rest.execution_status === 'skipped') rest.execution_status = 'pending';
+      }
+      delete action.error_output;
+      delete action.outputs;
+      exec.updated_at = now;
+      await this.startAction(tx, exec, idx);
+      await tx.updateExecution(exec);
+      return exec;
+    });
+    this.wake();
+    return exec;
+  }
+
+  /**
+   * Sends a delivery's exact request again as a new delivery (new `webhook-id`). If its action has
+   * not succeeded, the action waits on the replay; otherwise the replay is recorded on its own.
+   */
+  async replay(orgId: string, deliveryId: string): Promise<Delivery> {
+    const replayed = await this.store.transaction(async (tx) => {
+      const original = await tx.getDelivery(orgId, deliveryId);
+      if (!original) throw notFound(`delivery ${deliveryId}`);
+      const now = nowIso();
+      const copy: Delivery = {
+        ...original,
+        id: newId('dlv', 12),
+        webhook_id: newId('msg'),
+        status: 'pending',
+        attempt_count: 0,
+        next_attempt_ms: Date.now(),
+        last_status_code: null,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await tx.insertDelivery(copy);
+      const exec = await tx.getExecution(orgId, original.execution_id, true);
+      const idx = exec?.actions.findIndex((a) => a.id === original.action_id) ?? -1;
+      const action = exec?.actions[idx];
+      if (exec && action && ['failed', 'in_progress', 'cancelled'].includes(action.execution_status)) {
+        await tx.cancelPendingDeliveries(orgId, exec.id, now, action.id, copy.id);
+        if (exec.execution_status === 'failed' || exec.execution_status === 'cancelled') {
+          for (const rest of exec.actions.slice(idx + 1))
+            if (rest.execution_status === 'skipped') rest.execution_status = 'pending';
+        }
+        action.execution_status = 'in_progress';
+        action.delivery_id = copy.id;
+        action.updated_at = now;
+        delete action.error_output;
+        exec.execution_status = 'in_progress';
+        exec.current_action_id = action.id;
+        exec.updated_at = now;
+        await tx.updateExecution(exec);
+      }
+      return copy;
+    });
+    this.wake();
+    return replayed;
   }
 
   private async dispatchDeliveries(): Promise<void> {
@@ -371,14 +476,16 @@ export class Engine {
             )
           : undefined;
       if (delay !== undefined) {
-        await tx.updateDelivery(d.id, { ...common, status: 'pending', next_attempt_ms: Date.now() + delay });
+        await tx.updateDelivery(d.id, { ...common, status: 'pending', next_attempt_ms: Date.now() + delay }, true);
         return;
       }
-      await tx.updateDelivery(d.id, {
+      const final = {
         ...common,
         status: verdict === 'success' ? 'succeeded' : 'failed',
         next_attempt_ms: null,
-      });
+      } as const;
+      // A delivery cancelled while this attempt was in flight stays cancelled; the attempt is still recorded.
+      if (!(await tx.updateDelivery(d.id, final, true))) return;
       await this.settle(
         tx,
         d,
@@ -389,7 +496,7 @@ export class Engine {
 
   /** Applies a delivery's final outcome to its execution, unless the execution moved on (e.g. was cancelled). */
   private async settle(tx: Store, d: Delivery, outcome: Outcome): Promise<void> {
-    const exec = await tx.getExecution(d.org_id, d.execution_id);
+    const exec = await tx.getExecution(d.org_id, d.execution_id, true);
     if (!exec) return;
     const idx = exec.actions.findIndex((a) => a.id === d.action_id);
     const action = exec.actions[idx];
@@ -422,7 +529,7 @@ export class Engine {
     const result = await this.store.transaction(async (tx) => {
       const token = await tx.useResumeToken(hashToken(body.resume_token));
       if (!token) throw conflict('resume token is unknown, already used, or timed out');
-      const exec = await tx.getExecution(token.org_id, token.execution_id);
+      const exec = await tx.getExecution(token.org_id, token.execution_id, true);
       const idx = exec ? exec.actions.findIndex((a) => a.id === token.action_id) : -1;
       const action = exec?.actions[idx];
       if (!exec || !action) throw notFound('execution of this resume token');
@@ -463,7 +570,7 @@ export class Engine {
     const expired = await this.store.expireResumeTokens(Date.now(), 100);
     for (const t of expired) {
       await this.store.transaction(async (tx) => {
-        const exec = await tx.getExecution(t.org_id, t.execution_id);
+        const exec = await tx.getExecution(t.org_id, t.execution_id, true);
         const idx = exec?.actions.findIndex((a) => a.id === t.action_id) ?? -1;
         if (!exec || exec.actions[idx]?.execution_status !== 'paused') return;
         await this.finishAction(tx, exec, idx, {

@@ -123,7 +123,7 @@ export class EntityService {
     checkSlug(slug);
     const b = checkBody(body, slug);
     const updated = await this.store.transaction(async (tx) => {
-      const before = await tx.getEntity(orgOf(p), id);
+      const before = await tx.getEntity(orgOf(p), id, true);
       if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
       this.check(p, 'entity:edit', slug, id);
       if (mode === 'patch' && typeof b._updated_at === 'string') {
@@ -159,7 +159,7 @@ export class EntityService {
   async remove(p: Principal, slug: string, id: string): Promise<EntityItem> {
     checkSlug(slug);
     const removed = await this.store.transaction(async (tx) => {
-      const before = await tx.getEntity(orgOf(p), id);
+      const before = await tx.getEntity(orgOf(p), id, true);
       if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
       this.check(p, 'entity:delete', slug, id);
       await tx.deleteEntity(before._org, id);

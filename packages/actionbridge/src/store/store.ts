@@ -60,7 +60,8 @@ export interface Store {
   listInstallations(orgId: string): Promise<Installation[]>;
   deleteInstallation(orgId: string, appId: string): Promise<boolean>;
 
-  getEntity(orgId: string, id: string): Promise<EntityItem | undefined>;
+  /** `lock`: hold the row until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite writes are serial anyway). */
+  getEntity(orgId: string, id: string, lock?: boolean): Promise<EntityItem | undefined>;
   /** Entities of an org, optionally of one schema, newest first. */
   listEntities(orgId: string, schema?: string): Promise<EntityItem[]>;
   listEntitySchemas(orgId: string): Promise<string[]>;
@@ -82,7 +83,8 @@ export interface Store {
 
   insertExecution(exec: Execution): Promise<void>;
   updateExecution(exec: Execution): Promise<void>;
-  getExecution(orgId: string, id: string): Promise<Execution | undefined>;
+  /** `lock`: hold the row until the transaction ends, for read-modify-write of an execution. */
+  getExecution(orgId: string, id: string, lock?: boolean): Promise<Execution | undefined>;
   listExecutions(orgId: string, q: { entity_id?: string; from: number; size: number }): Promise<Page<Execution>>;
 
   insertDelivery(d: Delivery): Promise<void>;
@@ -94,6 +96,16 @@ export interface Store {
       updated_at: string;
       locked_until_ms?: number;
     },
+    /** Only update while the delivery is still `pending` (not cancelled meanwhile); returns whether it did. */
+    onlyIfPending?: boolean,
+  ): Promise<boolean>;
+  /** Stops the pending deliveries of an execution (of one action, when given; sparing `except`). */
+  cancelPendingDeliveries(
+    orgId: string,
+    executionId: string,
+    now: string,
+    actionId?: string,
+    except?: string,
   ): Promise<void>;
   /** Leases up to `limit` pending deliveries whose next attempt is due. */
   claimDueDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
@@ -277,13 +289,10 @@ export class KyselyStore implements Store {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async getEntity(orgId: string, id: string) {
-    const row = await this.db
-      .selectFrom('entities')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+  async getEntity(orgId: string, id: string, lock = false) {
+    let q = this.db.selectFrom('entities').selectAll().where('org_id', '=', orgId).where('id', '=', id);
+    if (lock && this.dialect === 'postgres') q = q.forUpdate();
+    const row = await q.executeTakeFirst();
     return row && toEntity(row);
   }
   async listEntities(orgId: string, schema?: string) {
@@ -443,13 +452,10 @@ export class KyselyStore implements Store {
       .where('id', '=', e.id)
       .execute();
   }
-  async getExecution(orgId: string, id: string) {
-    const row = await this.db
-      .selectFrom('executions')
-      .select('data')
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+  async getExecution(orgId: string, id: string, lock = false) {
+    let q = this.db.selectFrom('executions').select('data').where('org_id', '=', orgId).where('id', '=', id);
+    if (lock && this.dialect === 'postgres') q = q.forUpdate();
+    const row = await q.executeTakeFirst();
     return row && parse<Execution>(row.data);
   }
   async listExecutions(orgId: string, q: { entity_id?: string; from: number; size: number }) {
@@ -472,8 +478,22 @@ export class KyselyStore implements Store {
       .values({ ...d, locked_until_ms: 0 })
       .execute();
   }
-  async updateDelivery(id: string, patch: Parameters<Store['updateDelivery']>[1]) {
-    await this.db.updateTable('deliveries').set(patch).where('id', '=', id).execute();
+  async updateDelivery(id: string, patch: Parameters<Store['updateDelivery']>[1], onlyIfPending = false) {
+    let q = this.db.updateTable('deliveries').set(patch).where('id', '=', id);
+    if (onlyIfPending) q = q.where('status', '=', 'pending');
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  async cancelPendingDeliveries(orgId: string, executionId: string, now: string, actionId?: string, except?: string) {
+    let q = this.db
+      .updateTable('deliveries')
+      .set({ status: 'cancelled', next_attempt_ms: null, updated_at: now })
+      .where('org_id', '=', orgId)
+      .where('execution_id', '=', executionId)
+      .where('status', '=', 'pending');
+    if (actionId) q = q.where('action_id', '=', actionId);
+    if (except) q = q.where('id', '!=', except);
+    await q.execute();
   }
   async claimDueDeliveries(now: number, leaseMs: number, limit: number) {
     let due = this.db

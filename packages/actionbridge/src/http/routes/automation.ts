@@ -157,6 +157,15 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     async (req) => engine.resume(req.body),
   );
 
+  app.delete<{ Params: { execution_id: string } }>('/v1/automation/executions/:execution_id', async (req) =>
+    engine.cancel(requireOrgToken(await who(req)), req.params.execution_id),
+  );
+
+  app.post<{ Params: { execution_id: string; action_id: string } }>(
+    '/v1/automation/executions/:execution_id/:action_id/retrigger',
+    async (req) => engine.retrigger(requireOrgToken(await who(req)), req.params.execution_id, req.params.action_id),
+  );
+
   app.get<{ Params: { execution_id: string } }>('/v1/automation/executions/:execution_id', async (req) => {
     const exec = await store.getExecution(requireOrgToken(await who(req)), req.params.execution_id);
     if (!exec) throw notFound(`execution ${req.params.execution_id}`);

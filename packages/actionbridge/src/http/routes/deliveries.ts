@@ -52,6 +52,11 @@ export function deliveryRoutes(app: FastifyInstance, ctx: Context, who: Who): vo
     },
   );
 
+  app.post<{ Params: { id: string } }>('/v1/deliveries/:id/replay', async (req, reply) => {
+    const d = await ctx.engine.replay(requireOrgToken(await who(req)), req.params.id);
+    return reply.status(201).send(summary(d));
+  });
+
   app.get<{ Params: { id: string } }>('/v1/deliveries/:id', async (req) => {
     const d = await store.getDelivery(requireOrgToken(await who(req)), req.params.id);
     if (!d) throw notFound(`delivery ${req.params.id}`);

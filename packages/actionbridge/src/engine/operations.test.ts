@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  Client,
+  finishedExecution,
+  installFlow,
+  Receiver,
+  type TestPlatform,
+  testPlatform,
+  until,
+} from '../testing/harness.js';
+
+describe('operating executions: retrigger, cancel, replay', () => {
+  let p: TestPlatform;
+  let rx: Receiver;
+  before(async () => {
+    p = await testPlatform();
+    rx = await new Receiver().start();
+  });
+  after(async () => {
+    await rx.close();
+    await p.stop();
+  });
+
+  async function failedRun(client: Client) {
+    await installFlow(client, `${rx.url}/ops`, {
+      actions: [
+        { name: 'One', type: 'custom-action', config: {} },
+        { name: 'Two', type: 'custom-action', config: {} },
+      ],
+    });
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    rx.respond = () => ({ status: 400, body: { message: 'bad data' } });
+    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+    const exec = await finishedExecution(client, entity._id);
+    assert.equal(exec.execution_status, 'failed');
+    assert.equal(exec.actions[1].execution_status, 'skipped');
+    return { exec, entity };
+  }
+
+  const waitStatus = (client: Client, id: string, status: string) =>
+    until(async () => {
+      const e = (await client.req('GET', `/v1/automation/executions/${id}`)).body;
+      return e.execution_status === status ? e : undefined;
+    }, `execution ${status}`);
+
+  it('retriggers a failed action with a new webhook-id, then runs the skipped ones', async () => {
+    const { client } = await p.newOrg();
+    const { exec } = await failedRun(client);
+    const before = rx.received.length;
+    const firstId = rx.received[before - 1]!.headers['webhook-id'];
+    rx.respond = () => ({ status: 200, body: { fixed: true } });
+    const r = await client.req('POST', `/v1/automation/executions/${exec.id}/${exec.actions[0].id}/retrigger`);
+    assert.equal(r.status, 200);
+    const done = await waitStatus(client, exec.id, 'success');
+    assert.deepEqual(
+      done.actions.map((a: { execution_status: string }) => a.execution_status),
+      ['success', 'success'],
+    );
+    assert.notEqual(rx.received[before]!.headers['webhook-id'], firstId);
+    const again = await client.req('POST', `/v1/automation/executions/${exec.id}/${exec.actions[0].id}/retrigger`);
+    assert.equal(again.status, 409);
+    assert.equal((await client.req('POST', `/v1/automation/executions/${exec.id}/nope/retrigger`)).status, 404);
+    const stranger = await p.newOrg();
+    assert.equal(
+      (await stranger.client.req('POST', `/v1/automation/executions/${exec.id}/${exec.actions[0].id}/retrigger`))
+        .status,
+      404,
+    );
+  });
+
+  it('replays a delivery’s exact request under a new webhook-id; a failed action waits on it', async () => {
+    const { client } = await p.newOrg();
+    const { exec } = await failedRun(client);
+    const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
+    const original = rx.received.at(-1)!;
+    rx.respond = () => ({ status: 200, body: { replayed: true } });
+    const r = await client.req('POST', `/v1/deliveries/${d.id}/replay`);
+    assert.equal(r.status, 201);
+    assert.notEqual(r.body.webhook_id, d.webhook_id);
+    const done = await waitStatus(client, exec.id, 'success');
+    assert.deepEqual(done.actions[0].outputs, { replayed: true });
+    const replayedReq = rx.received.find((x) => x.headers['webhook-id'] === r.body.webhook_id)!;
+    assert.equal(replayedReq.body, original.body, 'the same bytes');
+
+    // Replaying a delivery whose action succeeded sends it again but leaves the execution alone.
+    const count = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total;
+    const ok = await client.req('POST', `/v1/deliveries/${r.body.id}/replay`);
+    assert.equal(ok.status, 201);
+    await until(async () => {
+      const x = (await client.req('GET', `/v1/deliveries/${ok.body.id}`)).body;
+      return x.status === 'succeeded';
+    }, 'replay delivered');
+    assert.equal((await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total, count + 1);
+    assert.equal((await client.req('GET', `/v1/automation/executions/${exec.id}`)).body.execution_status, 'success');
+    assert.equal((await client.req('POST', '/v1/deliveries/nope/replay')).status, 404);
+  });
+
+  it('cancels a paused execution: the action is cancelled, the rest skipped, the callback refused', async () => {
+    const { client } = await p.newOrg();
+    await installFlow(client, `${rx.url}/cancel`, {
+      actions: [
+        { name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } },
+        { name: 'Then', type: 'custom-action', config: {} },
+      ],
+    });
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    const start = rx.received.length;
+    rx.respond = () => ({ status: 202, body: {} });
+    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+    await rx.waitFor(start + 1);
+    const token = JSON.parse(rx.received[start]!.body).data.resume_token;
+    const paused = await until(async () => {
+      const list = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
+      return list.results[0]?.execution_status === 'paused' ? list.results[0] : undefined;
+    }, 'paused');
+    const r = await client.req('DELETE', `/v1/automation/executions/${paused.id}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.execution_status, 'cancelled');
+    assert.deepEqual(
+      r.body.actions.map((a: { execution_status: string }) => a.execution_status),
+      ['cancelled', 'skipped'],
+    );
+    const resume = await new Client(p.url).req('POST', '/v1/automation/public/executions:resume', {
+      resume_token: token,
+    });
+    assert.equal(resume.status, 409);
+    assert.equal((await client.req('DELETE', `/v1/automation/executions/${paused.id}`)).status, 409);
+    assert.equal((await client.req('DELETE', '/v1/automation/executions/nope')).status, 404);
+  });
+
+  it('cancelling stops pending retries', async () => {
+    const slow = await testPlatform({ retrySchedule: [0, 0.5, 0.5] });
+    try {
+      const { client } = await slow.newOrg();
+      await installFlow(client, `${rx.url}/retrying`);
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      const start = rx.received.length;
+      rx.respond = () => ({ status: 503, body: {} });
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      await rx.waitFor(start + 1);
+      const exec = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body.results[0];
+      assert.equal((await client.req('DELETE', `/v1/automation/executions/${exec.id}`)).status, 200);
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(rx.received.length, start + 1, 'no retry after the cancel');
+      const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
+      assert.equal(d.status, 'cancelled');
+    } finally {
+      await slow.stop();
+    }
+  });
+});
