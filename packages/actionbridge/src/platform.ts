@@ -12,6 +12,7 @@ import { EntityService } from './entities/service.js';
 import { buildServer } from './http/server.js';
 import { AccessTokens } from './keys/access-tokens.js';
 import { KeyRing } from './keys/keyring.js';
+import { Metrics } from './metrics.js';
 import { KyselyStore, type Store } from './store/store.js';
 
 export interface PlatformOptions {
@@ -78,12 +79,21 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   let publicUrl = opts.publicUrl ?? `http://localhost:${port}`;
   const accessTokens = new AccessTokens(tokenKeys, () => publicUrl);
   const client = new DeliveryClient();
-  const engine = new Engine(store, webhookKeys, accessTokens, client, log.child({ component: 'engine' }), {
-    retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
-    deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
-    callbackTimeoutMs: (opts.callbackTimeoutS ?? 24 * 3600) * 1000,
-    publicUrl: () => publicUrl,
-  });
+  const metrics = new Metrics(store);
+  const engine = new Engine(
+    store,
+    webhookKeys,
+    accessTokens,
+    client,
+    log.child({ component: 'engine' }),
+    {
+      retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
+      deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
+      callbackTimeoutMs: (opts.callbackTimeoutS ?? 24 * 3600) * 1000,
+      publicUrl: () => publicUrl,
+    },
+    metrics,
+  );
   const entities = new EntityService(store, () => engine.wake());
   const auth = new Authenticator(store, accessTokens, admin.token);
   const server = await buildServer({
@@ -95,6 +105,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     tokenKeys,
     accessTokens,
     publicUrl: () => publicUrl,
+    metrics,
     log,
   });
   const url = (await server.listen({ port, host })).replace('127.0.0.1', 'localhost');

@@ -198,6 +198,18 @@ for (const backend of BACKENDS)
       assert.equal(rx.received.length, start + 1);
     });
 
+    it('counts attempts and finished executions in /metrics (Prometheus text)', async () => {
+      const r = await fetch(`${p.url}/metrics`);
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+      const text = await r.text();
+      const value = (line: RegExp) => Number(text.match(line)?.[1] ?? Number.NaN);
+      assert.ok(value(/^actionbridge_delivery_attempts_total\{verdict="success"\} (\d+)$/m) >= 4);
+      assert.ok(value(/^actionbridge_delivery_attempts_total\{verdict="retry"\} (\d+)$/m) >= 1);
+      assert.ok(value(/^actionbridge_executions_finished_total\{status="failed"\} (\d+)$/m) >= 1);
+      assert.match(text, /^actionbridge_deliveries_pending \d+$/m);
+    });
+
     it('starts a flow manually with POST /v1/automation/executions', async () => {
       const { client } = await p.newOrg();
       const { flow } = await installFlow(client, `${rx.url}/manual`);

@@ -5,6 +5,7 @@ import { hashToken } from '../auth/principal.js';
 import { conflict, notFound } from '../http/errors.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { Delivery, EntityEvent, EntityItem, ErrorOutput, Execution, ExecutionAction, Flow } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
@@ -68,6 +69,7 @@ export class Engine {
     private readonly client: DeliveryClient,
     private readonly log: Logger,
     private readonly opts: EngineOptions,
+    private readonly metrics?: Metrics,
   ) {
     this.pollMs = opts.pollIntervalMs ?? 1000;
     this.concurrency = opts.concurrency ?? 32;
@@ -271,6 +273,7 @@ export class Engine {
     }
     if (outcome.status === 'failed' && !action.allow_failure) {
       exec.execution_status = 'failed';
+      this.metrics?.executions.inc({ status: 'failed' });
       for (const rest of exec.actions.slice(idx + 1)) {
         if (!TERMINAL.has(rest.execution_status)) rest.execution_status = 'skipped';
       }
@@ -281,6 +284,7 @@ export class Engine {
     if (next !== -1) return this.startAction(tx, exec, next);
     const stopped = exec.actions.some((a) => a.execution_status === 'failed' && !a.allow_failure);
     exec.execution_status = stopped ? 'failed' : 'success';
+    this.metrics?.executions.inc({ status: exec.execution_status });
   }
 
   /** Cancels an execution: its waiting action ends `cancelled`, the rest `skipped`, pending deliveries stop. */
@@ -300,6 +304,7 @@ export class Engine {
       }
       exec.execution_status = 'cancelled';
       exec.updated_at = now;
+      this.metrics?.executions.inc({ status: 'cancelled' });
       await tx.cancelPendingDeliveries(orgId, executionId, now);
       await tx.updateExecution(exec);
       return exec;
@@ -435,6 +440,8 @@ export class Engine {
 
     const result = await this.client.send(d.url, headers, d.request_body, this.opts.deliveryTimeoutMs);
     const verdict = classify(result);
+    this.metrics?.attempts.inc({ verdict });
+    this.metrics?.attemptSeconds.observe(result.durationMs / 1000);
     const log = this.log.child({ delivery_id: d.id, webhook_id: d.webhook_id, attempt: attemptNo });
     log.info(
       {

@@ -7,6 +7,7 @@ import type { Engine } from '../engine/engine.js';
 import type { EntityService } from '../entities/service.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { HttpError } from './errors.js';
@@ -27,6 +28,7 @@ export interface Context {
   tokenKeys: KeyRing;
   accessTokens: AccessTokens;
   publicUrl: () => string;
+  metrics: Metrics;
   log: Logger;
 }
 

@@ -109,6 +109,7 @@ export interface Store {
   ): Promise<void>;
   /** Leases up to `limit` pending deliveries whose next attempt is due. */
   claimDueDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
+  countPendingDeliveries(): Promise<number>;
   /** The earliest `next_attempt_ms` of a pending delivery, if any. */
   nextDeliveryDue(): Promise<number | undefined>;
   getDelivery(orgId: string, id: string): Promise<Delivery | undefined>;
@@ -512,6 +513,14 @@ export class KyselyStore implements Store {
       .returningAll()
       .execute();
     return rows.map(toDelivery);
+  }
+  async countPendingDeliveries() {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
   async nextDeliveryDue() {
     const row = await this.db

@@ -14,6 +14,9 @@ export function publicRoutes(app: FastifyInstance, ctx: Context): void {
     keys: ctx.webhookKeys.active().map(KeyRing.describe),
   }));
   app.get('/v1/access-tokens/.well-known/jwks.json', { schema: { security: [] } }, async () => ctx.accessTokens.jwks());
+  app.get('/metrics', { schema: { security: [] } }, async (_req, reply) =>
+    reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()),
+  );
   app.get('/healthz', { schema: { security: [] } }, async () => {
     await ctx.store.nextDeliveryDue();
     return { status: 'ok' };
