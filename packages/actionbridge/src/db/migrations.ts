@@ -183,6 +183,16 @@ migrations['0002_resume_tokens'] = {
   },
 };
 
+migrations['0003_executions_by_flow'] = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createIndex('executions_flow_created')
+      .on('executions')
+      .columns(['flow_id', 'created_at'])
+      .execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return migrations;

@@ -136,7 +136,7 @@ export class Engine {
   private async startFlowsFor(tx: Store, ev: EntityEvent): Promise<void> {
     // Loop protection: a write made with an app token inside execution E never re-triggers E's flow.
     const cause = ev.caused_by_execution ? await tx.getExecution(ev.org_id, ev.caused_by_execution) : undefined;
-    for (const flow of await tx.listEnabledFlows(ev.org_id)) {
+    for (const flow of await tx.listTriggerableFlows(ev.org_id)) {
       if (cause?.flow_id === flow.id) continue;
       const hit = flow.triggers.some(
         (t) =>
@@ -145,19 +145,44 @@ export class Engine {
           (!t.configuration.operations?.length || t.configuration.operations.includes(ev.operation)),
       );
       if (!hit) continue;
-      await this.createExecution(tx, flow, ev.entity, {
+      const trigger: Execution['trigger'] = {
         type: 'entity_operation',
         operation: ev.operation,
         entity_id: ev.entity_id,
         diff: ev.diff,
         occurred_at: ev.occurred_at,
         event_id: ev.id,
-      });
+      };
+      await this.createExecution(tx, flow, ev.entity, trigger, await this.isHot(tx, flow));
     }
   }
 
+  /**
+   * Hot-flow protection (SPEC §4): a flow that fires more than its limit (default 100 times in
+   * 30 s, or the flow's `max_executions`) is disabled by the system; its runs are then recorded `hot`.
+   */
+  private async isHot(tx: Store, flow: Flow): Promise<boolean> {
+    if (!flow.enabled) return true;
+    const { count, windowMs } = hotLimit(flow);
+    const since = new Date(Date.now() - windowMs).toISOString();
+    if ((await tx.countExecutionsSince(flow.org_id, flow.id, since)) < count) return false;
+    const now = nowIso();
+    flow.enabled = false;
+    flow.disable_details = { disabled_at: now, disabled_by: 'system' };
+    flow.updated_at = now;
+    await tx.updateFlow(flow);
+    this.log.warn({ flow_id: flow.id, org_id: flow.org_id, count, window_ms: windowMs }, 'hot flow disabled');
+    return true;
+  }
+
   /** Creates an execution of `flow` for `entity` and starts its first action. */
-  async createExecution(tx: Store, flow: Flow, entity: EntityItem, trigger: Execution['trigger']): Promise<Execution> {
+  async createExecution(
+    tx: Store,
+    flow: Flow,
+    entity: EntityItem,
+    trigger: Execution['trigger'],
+    hot = false,
+  ): Promise<Execution> {
     const now = nowIso();
     const exec: Execution = {
       id: newUuid(),
@@ -183,6 +208,12 @@ export class Engine {
       version: flow.version,
       trigger,
     };
+    if (hot) {
+      exec.execution_status = 'hot';
+      for (const a of exec.actions) a.execution_status = 'skipped';
+      await tx.insertExecution(exec);
+      return exec;
+    }
     await tx.insertExecution(exec);
     if (exec.actions.length === 0) exec.execution_status = 'success';
     else await this.startAction(tx, exec, 0);
@@ -591,6 +622,18 @@ export class Engine {
       });
     }
   }
+}
+
+/** A flow's hot limit: its `max_executions` ({count, window: ISO 8601 duration}) or 100 in 30 s. */
+export function hotLimit(flow: Flow): { count: number; windowMs: number } {
+  const max = flow.max_executions as { count?: unknown; window?: unknown } | undefined;
+  const count = typeof max?.count === 'number' && max.count >= 1 ? max.count : 100;
+  const m = typeof max?.window === 'string' ? /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(max.window) : null;
+  const windowMs =
+    m && (m[1] || m[2] || m[3])
+      ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000
+      : 30_000;
+  return { count, windowMs };
 }
 
 function outputsOf(result: SendResult): Record<string, unknown> {

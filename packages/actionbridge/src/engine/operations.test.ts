@@ -4,6 +4,7 @@ import {
   Client,
   finishedExecution,
   installFlow,
+  manifest,
   Receiver,
   type TestPlatform,
   testPlatform,
@@ -147,6 +148,46 @@ describe('operating executions: retrigger, cancel, replay', () => {
       assert.equal(d.status, 'cancelled');
     } finally {
       await slow.stop();
+    }
+  });
+});
+
+describe('hot flow protection', () => {
+  it('disables a flow that fires over its limit; its further runs are recorded hot', async () => {
+    const p = await testPlatform();
+    const rx = await new Receiver().start();
+    try {
+      const { client } = await p.newOrg();
+      const app = (await client.req('POST', '/v1/apps', manifest(`${rx.url}/hot`))).body;
+      await client.req('POST', `/v1/app/${app.app_id}`, {
+        option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 1 }] }],
+      });
+      const flow = (
+        await client.req('POST', '/v1/automation/flows', {
+          flow_name: 'Hot',
+          max_executions: { count: 3, window: 'PT30S' },
+          triggers: [
+            { type: 'entity_operation', configuration: { schema: 'opportunity', operations: ['updateEntity'] } },
+          ],
+          actions: [{ type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
+        })
+      ).body;
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      for (let i = 1; i <= 5; i++) await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i });
+      const list = await until(async () => {
+        const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
+        return r.total === 5 ? r.results : undefined;
+      }, 'five executions');
+      const statuses = list.map((e: { execution_status: string }) => e.execution_status).reverse();
+      assert.deepEqual(statuses.slice(3), ['hot', 'hot']);
+      assert.ok(statuses.slice(0, 3).every((s: string) => s !== 'hot'));
+      const f = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
+      assert.equal(f.enabled, false);
+      assert.equal(f.disable_details.disabled_by, 'system');
+      assert.equal((await client.req('GET', '/v1/deliveries')).body.total, 3, 'hot runs send nothing');
+    } finally {
+      await rx.close();
+      await p.stop();
     }
   });
 });

@@ -141,6 +141,13 @@ export const flowSchema = {
     enabled: { type: 'boolean' },
     entity_schema: { type: 'string', minLength: 1 },
     triggers: { type: 'array', minItems: 1, maxItems: 20, items: trigger },
+    max_executions: {
+      type: 'object',
+      properties: {
+        count: { type: 'integer', minimum: 1 },
+        window: { type: 'string', pattern: '^PT(\\d+H)?(\\d+M)?(\\d+(\\.\\d+)?S)?$' },
+      },
+    },
     actions: { type: 'array', maxItems: 50, items: action },
   },
 } as const;

@@ -78,7 +78,9 @@ export interface Store {
   updateFlow(flow: Flow): Promise<void>;
   getFlow(orgId: string, id: string): Promise<Flow | undefined>;
   listFlows(orgId: string, q: { schema?: string; from: number; size: number }): Promise<Page<Flow>>;
-  listEnabledFlows(orgId: string): Promise<Flow[]>;
+  /** Flows events can reach: enabled ones, and those the system disabled as hot (they record `hot` runs). */
+  listTriggerableFlows(orgId: string): Promise<Flow[]>;
+  countExecutionsSince(orgId: string, flowId: string, sinceIso: string): Promise<number>;
   deleteFlow(orgId: string, id: string): Promise<boolean>;
 
   insertExecution(exec: Execution): Promise<void>;
@@ -415,15 +417,25 @@ export class KyselyStore implements Store {
     const rows = await base.select('data').orderBy('created_at').orderBy('id').offset(q.from).limit(q.size).execute();
     return { total: Number(total), results: rows.map((r) => parse<Flow>(r.data)) };
   }
-  async listEnabledFlows(orgId: string) {
+  async listTriggerableFlows(orgId: string) {
     const rows = await this.db
       .selectFrom('flows')
       .select('data')
       .where('org_id', '=', orgId)
-      .where('enabled', '=', 1)
       .orderBy('created_at')
       .execute();
-    return rows.map((r) => parse<Flow>(r.data));
+    return rows.map((r) => parse<Flow>(r.data)).filter((f) => f.enabled || f.disable_details?.disabled_by === 'system');
+  }
+  async countExecutionsSince(orgId: string, flowId: string, sinceIso: string) {
+    const row = await this.db
+      .selectFrom('executions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('flow_id', '=', flowId)
+      .where('org_id', '=', orgId)
+      .where('created_at', '>=', sinceIso)
+      .where('status', '!=', 'hot')
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
   async deleteFlow(orgId: string, id: string) {
     const r = await this.db.deleteFrom('flows').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
