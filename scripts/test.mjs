@@ -81,7 +81,9 @@ if (!env.TEST_DATABASE_URL) {
   }
 }
 
-const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...process.argv.slice(2), ...dirs], {
+// Arguments name test files or folders to run instead of all of them.
+const only = process.argv.slice(2);
+const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...(only.length ? only : dirs)], {
   env,
   stdio: 'inherit',
 });

@@ -40,6 +40,7 @@ export const START_FLAGS = {
   'retry-schedule': { type: 'string' },
   'delivery-timeout': { type: 'string' },
   'callback-timeout': { type: 'string' },
+  'no-worker': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -72,6 +73,7 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
   if (timeout) opts.deliveryTimeoutS = int('--delivery-timeout / ACTIONBRIDGE_DELIVERY_TIMEOUT', timeout, 1, 600);
   const cb = values['callback-timeout'] ?? env.ACTIONBRIDGE_CALLBACK_TIMEOUT;
   if (cb) opts.callbackTimeoutS = int('--callback-timeout / ACTIONBRIDGE_CALLBACK_TIMEOUT', cb, 1, 30 * 24 * 3600);
+  if (values['no-worker'] || env.ACTIONBRIDGE_WORKER === 'false') opts.worker = false;
   const level = values['log-level'] ?? env.LOG_LEVEL;
   if (level) opts.logLevel = level;
   return opts;

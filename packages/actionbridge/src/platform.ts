@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Authenticator } from './auth/principal.js';
 import { connect } from './db/connect.js';
+import { WakeListener } from './db/wakeup.js';
 import { DeliveryClient } from './engine/delivery-client.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_RETRY_SCHEDULE_S } from './engine/retry.js';
@@ -34,6 +35,13 @@ export interface PlatformOptions {
   deliveryTimeoutS?: number;
   /** How long a `wait_for_callback` action waits for its callback, in seconds. @default 86400 */
   callbackTimeoutS?: number;
+  /**
+   * Run the engine (process events, send deliveries) in this process. `false` makes an API-only
+   * process, for scale-out next to worker processes on one PostgreSQL. @default true
+   */
+  worker?: boolean;
+  /** The engine's fallback poll interval in ms (notifications wake it sooner). @default 1000 */
+  pollIntervalMs?: number;
   /** pino level. @default 'info' */
   logLevel?: string;
   logger?: Logger;
@@ -90,6 +98,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
       deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
       callbackTimeoutMs: (opts.callbackTimeoutS ?? 24 * 3600) * 1000,
+      ...(opts.pollIntervalMs ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       publicUrl: () => publicUrl,
     },
     metrics,
@@ -110,7 +119,11 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   });
   const url = (await server.listen({ port, host })).replace('127.0.0.1', 'localhost');
   if (!opts.publicUrl && port === 0) publicUrl = url;
-  engine.start();
+  const worker = opts.worker !== false;
+  const listener =
+    worker && opts.databaseUrl ? new WakeListener(opts.databaseUrl, () => engine.wake(), log) : undefined;
+  await listener?.start();
+  if (worker) engine.start();
 
   return {
     url,
@@ -122,6 +135,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     engine,
     async close() {
       await server.close();
+      await listener?.close();
       await engine.stop();
       await client.close();
       await store.close();

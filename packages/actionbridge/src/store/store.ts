@@ -1,6 +1,7 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
+import { WAKE_CHANNEL } from '../db/wakeup.js';
 import type {
   AppManifest,
   Delivery,
@@ -339,6 +340,11 @@ export class KyselyStore implements Store {
     await this.db.deleteFrom('entities').where('org_id', '=', orgId).where('id', '=', id).execute();
   }
 
+  /** PostgreSQL: tells the other processes that work is waiting (delivered when the transaction commits). */
+  private async notifyWork() {
+    if (this.dialect === 'postgres') await sql`select pg_notify(${WAKE_CHANNEL}, '')`.execute(this.db);
+  }
+
   async insertEvent(ev: EntityEvent) {
     await this.db
       .insertInto('entity_events')
@@ -351,6 +357,7 @@ export class KyselyStore implements Store {
         locked_until_ms: 0,
       })
       .execute();
+    await this.notifyWork();
   }
   async claimEvents(now: number, leaseMs: number, limit: number) {
     let due = this.db
@@ -490,6 +497,7 @@ export class KyselyStore implements Store {
       .insertInto('deliveries')
       .values({ ...d, locked_until_ms: 0 })
       .execute();
+    await this.notifyWork();
   }
   async updateDelivery(id: string, patch: Parameters<Store['updateDelivery']>[1], onlyIfPending = false) {
     let q = this.db.updateTable('deliveries').set(patch).where('id', '=', id);

@@ -144,6 +144,7 @@ export async function testPlatform(
     ...opts,
   });
   const admin = new Client(platform.url, platform.adminToken);
+  let stopped = false;
   return Object.assign(platform, {
     admin,
     dataDir,
@@ -155,6 +156,8 @@ export async function testPlatform(
       return { id: org.id, token: tok.token, client: admin.as(tok.token) };
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await platform.close();
       await pg?.drop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
