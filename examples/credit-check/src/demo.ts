@@ -14,7 +14,13 @@ const dataDir = process.env.ACTIONBRIDGE_DATA_DIR ?? './actionbridge-data';
 const port = Number(process.env.PORT ?? 4000);
 const appPort = Number(process.env.APP_PORT ?? 4100);
 
-const platform = await startPlatform({ port, dataDir, logLevel: process.env.LOG_LEVEL ?? 'warn' });
+// The example app runs on this machine: let deliveries reach loopback (refused by default).
+const platform = await startPlatform({
+  port,
+  dataDir,
+  logLevel: process.env.LOG_LEVEL ?? 'warn',
+  egressAllow: ['127.0.0.0/8', '::1/128'],
+});
 const api = new Api(platform.url, platform.adminToken);
 const app = createCreditCheckApp({
   apiUrl: platform.url,

@@ -70,6 +70,7 @@ describe('the whole story with real processes: platform, example app, epilot cli
       ACTIONBRIDGE_DATA_DIR: dataDir,
       ACTIONBRIDGE_ADMIN_TOKEN: adminToken,
       ACTIONBRIDGE_RETRY_SCHEDULE: '0,0.2,0.2',
+      ACTIONBRIDGE_EGRESS_ALLOW: '127.0.0.0/8,::1',
       LOG_LEVEL: 'warn',
     });
     app = run(['examples/credit-check/dist/main.js'], {

@@ -16,6 +16,8 @@ Options (flag, or environment variable):
       --retry-schedule <s,…>  ACTIONBRIDGE_RETRY_SCHEDULE     retry delays in seconds (default 0,5,30,120,600,1800,3600)
       --delivery-timeout <s>  ACTIONBRIDGE_DELIVERY_TIMEOUT   per-attempt timeout in seconds (default 30)
       --callback-timeout <s>  ACTIONBRIDGE_CALLBACK_TIMEOUT   wait_for_callback deadline in seconds (default 86400)
+      --egress-allow <cidrs>  ACTIONBRIDGE_EGRESS_ALLOW       internal CIDRs deliveries may reach, e.g. 127.0.0.0/8
+                                                              (loopback, private and link-local are refused otherwise)
       --no-worker             ACTIONBRIDGE_WORKER=false        serve the API only; other processes run the engine
       --log-level <level>     LOG_LEVEL                       pino level (default info)
   Secrets come only from the environment:

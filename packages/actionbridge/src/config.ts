@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseCidrs } from './engine/egress.js';
 import type { PlatformOptions } from './platform.js';
 
 /** A setting that cannot be used as given; the CLI prints it and exits with status 2. */
@@ -41,6 +42,7 @@ export const START_FLAGS = {
   'delivery-timeout': { type: 'string' },
   'callback-timeout': { type: 'string' },
   'no-worker': { type: 'boolean' },
+  'egress-allow': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -73,6 +75,14 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
   if (timeout) opts.deliveryTimeoutS = int('--delivery-timeout / ACTIONBRIDGE_DELIVERY_TIMEOUT', timeout, 1, 600);
   const cb = values['callback-timeout'] ?? env.ACTIONBRIDGE_CALLBACK_TIMEOUT;
   if (cb) opts.callbackTimeoutS = int('--callback-timeout / ACTIONBRIDGE_CALLBACK_TIMEOUT', cb, 1, 30 * 24 * 3600);
+  const egress = values['egress-allow'] ?? env.ACTIONBRIDGE_EGRESS_ALLOW;
+  if (egress) {
+    try {
+      opts.egressAllow = parseCidrs(egress);
+    } catch (err) {
+      throw new ConfigError(`--egress-allow / ACTIONBRIDGE_EGRESS_ALLOW: ${(err as Error).message}`);
+    }
+  }
   if (values['no-worker'] || env.ACTIONBRIDGE_WORKER === 'false') opts.worker = false;
   const level = values['log-level'] ?? env.LOG_LEVEL;
   if (level) opts.logLevel = level;

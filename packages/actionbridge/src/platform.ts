@@ -7,6 +7,7 @@ import { Authenticator } from './auth/principal.js';
 import { connect } from './db/connect.js';
 import { WakeListener } from './db/wakeup.js';
 import { DeliveryClient } from './engine/delivery-client.js';
+import { EgressPolicy } from './engine/egress.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_RETRY_SCHEDULE_S } from './engine/retry.js';
 import { EntityService } from './entities/service.js';
@@ -42,6 +43,11 @@ export interface PlatformOptions {
   worker?: boolean;
   /** The engine's fallback poll interval in ms (notifications wake it sooner). @default 1000 */
   pollIntervalMs?: number;
+  /**
+   * CIDRs of internal addresses deliveries may reach (loopback, private, link-local are refused
+   * otherwise). @default [] (public addresses only)
+   */
+  egressAllow?: readonly string[];
   /** pino level. @default 'info' */
   logLevel?: string;
   logger?: Logger;
@@ -86,7 +92,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   // With port 0 the URL is known only after listening; the issuer reads it lazily.
   let publicUrl = opts.publicUrl ?? `http://localhost:${port}`;
   const accessTokens = new AccessTokens(tokenKeys, () => publicUrl);
-  const client = new DeliveryClient();
+  const client = new DeliveryClient(new EgressPolicy(opts.egressAllow ?? []));
   const metrics = new Metrics(store);
   const engine = new Engine(
     store,

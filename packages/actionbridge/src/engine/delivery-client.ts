@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { Agent, errors, request } from 'undici';
+import { EgressDeniedError, type EgressPolicy } from './egress.js';
 
 /** How much of a response is read and kept (SPEC §2: outputs are capped at 64 KiB). */
 export const RESPONSE_CAP_BYTES = 64 * 1024;
@@ -13,23 +15,39 @@ export type SendResult =
       truncated: boolean;
       durationMs: number;
     }
-  | { kind: 'error'; error: string; timeout: boolean; durationMs: number };
+  | {
+      kind: 'error';
+      error: string;
+      timeout: boolean;
+      durationMs: number /** refused by the egress policy */;
+      denied?: boolean;
+    };
 
 /**
  * The one HTTP client for deliveries: an undici pool with keep-alive, connect/header/body timeouts,
  * no redirects (undici's `request` does not follow them), response bodies read up to a cap.
  */
 export class DeliveryClient {
-  private readonly agent = new Agent({
-    keepAliveTimeout: 10_000,
-    keepAliveMaxTimeout: 60_000,
-    connections: 64,
-    connect: { timeout: 10_000 },
-  });
+  private readonly agent: Agent;
+
+  constructor(private readonly egress: EgressPolicy) {
+    this.agent = new Agent({
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connections: 64,
+      // Checked after DNS, on the address actually connected to.
+      connect: { timeout: 10_000, lookup: egress.lookup },
+    });
+  }
 
   async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
     const started = performance.now();
     const duration = () => Math.round(performance.now() - started);
+    // An IP literal skips DNS (and so the lookup hook): check it here.
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    const literal = isIP(host) ? this.egress.deny(host) : undefined;
+    if (literal)
+      return { kind: 'error', error: `egress denied: ${literal}`, timeout: false, durationMs: 0, denied: true };
     try {
       const res = await request(url, {
         method: 'POST',
@@ -66,6 +84,15 @@ export class DeliveryClient {
         durationMs: duration(),
       };
     } catch (err) {
+      const denied = [err, (err as { cause?: unknown }).cause].find((e) => e instanceof EgressDeniedError);
+      if (denied)
+        return {
+          kind: 'error',
+          error: `egress denied: ${(denied as Error).message}`,
+          timeout: false,
+          durationMs: duration(),
+          denied: true,
+        };
       const timeout =
         err instanceof errors.HeadersTimeoutError ||
         err instanceof errors.BodyTimeoutError ||

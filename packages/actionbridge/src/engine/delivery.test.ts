@@ -11,6 +11,7 @@ import {
   testPlatform,
   until,
 } from '../testing/harness.js';
+import { EgressPolicy, parseCidrs } from './egress.js';
 
 for (const backend of BACKENDS)
   describe(`delivery of a custom action (${backend})`, () => {
@@ -228,3 +229,52 @@ for (const backend of BACKENDS)
       assert.deepEqual(exec.actions[0].outputs, { manual: true });
     });
   });
+
+describe('egress policy', () => {
+  it('refuses internal addresses unless allowed, as BAD_CONFIG without retries', async () => {
+    const rx = await new Receiver().start();
+    const strict = await testPlatform({ egressAllow: [] });
+    try {
+      const { client } = await strict.newOrg();
+      const port = new URL(rx.url).port;
+      for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+        await installFlow(client, `http://${host}:${port}/internal`);
+      }
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      const list = await until(async () => {
+        const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
+        return r.total === 3 && r.results.every((e: { execution_status: string }) => e.execution_status === 'failed')
+          ? r.results
+          : undefined;
+      }, 'three refused executions');
+      for (const e of list) {
+        assert.equal(e.actions[0].error_output.error_code, 'BAD_CONFIG');
+        assert.match(
+          e.actions[0].error_output.error_reason,
+          /internal address; allow it with ACTIONBRIDGE_EGRESS_ALLOW/,
+        );
+      }
+      assert.equal(rx.received.length, 0, 'nothing reached the internal receiver');
+      const d = (await client.req('GET', '/v1/deliveries')).body.results;
+      assert.ok(
+        d.every((x: { attempt_count: number; status: string }) => x.attempt_count === 1 && x.status === 'failed'),
+      );
+    } finally {
+      await strict.stop();
+      await rx.close();
+    }
+  });
+
+  it('parses ACTIONBRIDGE_EGRESS_ALLOW and names a bad entry', () => {
+    assert.deepEqual(parseCidrs('10.0.0.0/8, 127.0.0.1,fd00::/8'), ['10.0.0.0/8', '127.0.0.1/32', 'fd00::/8']);
+    assert.throws(() => parseCidrs('10.0.0.0/33'), /"10.0.0.0\/33" is not a CIDR/);
+    assert.throws(() => parseCidrs('example.com'), /not a CIDR/);
+    const policy = new EgressPolicy(['10.1.0.0/16']);
+    assert.equal(policy.deny('10.1.2.3'), undefined);
+    assert.match(policy.deny('10.2.0.1') ?? '', /internal/);
+    assert.match(policy.deny('169.254.169.254') ?? '', /internal/);
+    assert.match(policy.deny('::ffff:127.0.0.1') ?? '', /internal/);
+    assert.equal(policy.deny('93.184.216.34'), undefined);
+  });
+});

@@ -27,6 +27,7 @@ async function startProcess(port: number, dataDir: string): Promise<ChildProcess
       ACTIONBRIDGE_DATA_DIR: dataDir,
       ACTIONBRIDGE_ADMIN_TOKEN: 'durability-admin-token-123456',
       ACTIONBRIDGE_RETRY_SCHEDULE: '0,0.1,0.1',
+      ACTIONBRIDGE_EGRESS_ALLOW: '127.0.0.0/8',
       LOG_LEVEL: 'warn',
     },
     stdio: 'ignore',

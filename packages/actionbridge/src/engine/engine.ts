@@ -649,10 +649,8 @@ function outputsOf(result: SendResult): Record<string, unknown> {
 
 function failureOf(result: SendResult): Outcome {
   if (result.kind === 'error') {
-    return {
-      status: 'failed',
-      error: { error_code: result.timeout ? 'TIMEOUT_ERROR' : 'CUSTOM_ACTION_ERROR', error_reason: result.error },
-    };
+    const code = result.denied ? 'BAD_CONFIG' : result.timeout ? 'TIMEOUT_ERROR' : 'CUSTOM_ACTION_ERROR';
+    return { status: 'failed', error: { error_code: code, error_reason: result.error } };
   }
   let reason = `HTTP ${result.status}`;
   try {

@@ -6,8 +6,8 @@ const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 export type Verdict = 'success' | 'retry' | 'fail';
 
 /** 2xx succeeds; network errors, timeouts and 408/425/429/500/502/503/504 retry; anything else fails for good. */
-export function classify(result: { kind: 'response'; status: number } | { kind: 'error' }): Verdict {
-  if (result.kind === 'error') return 'retry';
+export function classify(result: { kind: 'response'; status: number } | { kind: 'error'; denied?: boolean }): Verdict {
+  if (result.kind === 'error') return result.denied ? 'fail' : 'retry';
   if (result.status >= 200 && result.status < 300) return 'success';
   return RETRYABLE.has(result.status) ? 'retry' : 'fail';
 }

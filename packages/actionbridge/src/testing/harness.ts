@@ -139,6 +139,7 @@ export async function testPlatform(
     dataDir,
     adminToken: 'test-admin-token-0123456789',
     retrySchedule: [0, 0.05, 0.05],
+    egressAllow: ['127.0.0.0/8'],
     deliveryTimeoutS: 5,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...opts,
