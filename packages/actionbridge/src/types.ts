@@ -33,7 +33,14 @@ export interface ManifestComponent {
   options?: ManifestOption[];
   configuration: {
     type?: string;
-    external_integration_settings?: { url: string; headers?: Record<string, string> };
+    external_integration_settings?: {
+      url: string;
+      headers?: Record<string, string>;
+      /** ActionBridge: retry delays in seconds for this component (its length is the number of attempts). */
+      retry_schedule?: number[];
+      /** ActionBridge: per-attempt timeout in seconds for this component. */
+      timeout_seconds?: number;
+    };
     [k: string]: unknown;
   };
 }

@@ -469,7 +469,15 @@ export class Engine {
       });
     }
 
-    const result = await this.client.send(d.url, headers, d.request_body, this.opts.deliveryTimeoutMs);
+    // Per-component settings (ActionBridge extension of the manifest) win over the platform's.
+    const settings = component?.configuration.external_integration_settings;
+    const timeoutMs = settings?.timeout_seconds ? settings.timeout_seconds * 1000 : this.opts.deliveryTimeoutMs;
+    const schedule = settings?.retry_schedule ?? this.opts.retrySchedule;
+    if (timeoutMs > this.opts.deliveryTimeoutMs) {
+      // The claim's lease covered the default timeout: stretch it so no other worker sends meanwhile.
+      await this.store.updateDelivery(d.id, { updated_at: nowIso(), locked_until_ms: Date.now() + timeoutMs + 30_000 });
+    }
+    const result = await this.client.send(d.url, headers, d.request_body, timeoutMs);
     const verdict = classify(result);
     this.metrics?.attempts.inc({ verdict });
     this.metrics?.attemptSeconds.observe(result.durationMs / 1000);
@@ -508,7 +516,7 @@ export class Engine {
       const delay =
         verdict === 'retry'
           ? nextDelayMs(
-              this.opts.retrySchedule,
+              schedule,
               attemptNo,
               result.kind === 'response' ? retryAfterSeconds(result.headers['retry-after']) : undefined,
             )

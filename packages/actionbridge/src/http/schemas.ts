@@ -42,6 +42,13 @@ const component = {
           properties: {
             url: { type: 'string', minLength: 1, maxLength: 2048 },
             headers: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 50 },
+            retry_schedule: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 50,
+              items: { type: 'number', minimum: 0, maximum: 86400 },
+            },
+            timeout_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
           },
         },
       },
