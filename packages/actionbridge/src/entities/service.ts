@@ -35,6 +35,15 @@ function titleOf(attrs: Record<string, unknown>): string {
   return full;
 }
 
+/** An entity as stored and returned: system fields first, then the user attributes. */
+function compose(
+  system: Pick<EntityItem, '_id' | '_org' | '_schema' | '_title' | '_created_at' | '_updated_at'>,
+  attrs: Record<string, unknown>,
+): EntityItem {
+  const { _title: _t, _tags, ...rest } = attrs;
+  return { ...system, _tags: Array.isArray(_tags) ? (_tags as string[]) : [], ...rest };
+}
+
 function checkBody(body: unknown, slug: string): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('the body must be a JSON object of entity attributes');
@@ -100,16 +109,10 @@ export class EntityService {
     const attrs = userAttributes(checkBody(body, slug));
     this.check(p, 'entity:create', slug);
     const now = nowIso();
-    const entity: EntityItem = {
-      ...attrs,
-      _id: newUuid(),
-      _org: orgOf(p),
-      _schema: slug,
-      _title: titleOf(attrs),
-      _tags: Array.isArray(attrs._tags) ? (attrs._tags as string[]) : [],
-      _created_at: now,
-      _updated_at: now,
-    };
+    const entity = compose(
+      { _id: newUuid(), _org: orgOf(p), _schema: slug, _title: titleOf(attrs), _created_at: now, _updated_at: now },
+      attrs,
+    );
     await this.store.transaction(async (tx) => {
       await tx.insertEntity(entity);
       await this.emit(tx, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
@@ -136,16 +139,17 @@ export class EntityService {
         }
       }
       const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
-      const after: EntityItem = {
-        ...attrs,
-        _id: before._id,
-        _org: before._org,
-        _schema: before._schema,
-        _title: typeof attrs._title === 'string' ? attrs._title : titleOf(attrs) || before._title,
-        _tags: Array.isArray(attrs._tags) ? (attrs._tags as string[]) : [],
-        _created_at: before._created_at,
-        _updated_at: nowIso(),
-      };
+      const after = compose(
+        {
+          _id: before._id,
+          _org: before._org,
+          _schema: before._schema,
+          _title: typeof attrs._title === 'string' ? attrs._title : titleOf(attrs) || before._title,
+          _created_at: before._created_at,
+          _updated_at: nowIso(),
+        },
+        attrs,
+      );
       const diff = diffAttributes(userAttributes(before), userAttributes(after));
       if (isEmptyDiff(diff)) return before;
       await tx.replaceEntity(after);
