@@ -73,13 +73,15 @@ export class DeliveryClient {
         size += buf.length;
       }
       const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers))
-        if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) flat[k] = (Array.isArray(v) ? v.join(', ') : v).replaceAll('\u0000', '\uFFFD');
+      }
       return {
         kind: 'response',
         status: res.statusCode,
         headers: flat,
-        body: Buffer.concat(chunks).toString('utf8'),
+        // Stored as text: NUL cannot live in a PostgreSQL text column.
+        body: Buffer.concat(chunks).toString('utf8').replaceAll('\u0000', '\uFFFD'),
         truncated,
         durationMs: duration(),
       };

@@ -280,75 +280,92 @@ describe('egress policy', () => {
   });
 });
 
-describe('delivery details', () => {
-  let p: TestPlatform;
-  let rx: Receiver;
-  before(async () => {
-    p = await testPlatform();
-    rx = await new Receiver().start();
-  });
-  after(async () => {
-    await rx.close();
-    await p.stop();
-  });
+for (const backend of BACKENDS)
+  describe(`delivery details (${backend})`, () => {
+    let p: TestPlatform;
+    let rx: Receiver;
+    before(async () => {
+      p = await testPlatform({ backend });
+      rx = await new Receiver().start();
+    });
+    after(async () => {
+      await rx.close();
+      await p.stop();
+    });
 
-  async function run(settings: Record<string, unknown>, respond: Receiver['respond']) {
-    const { client } = await p.newOrg();
-    const m = manifest(`${rx.url}/details`) as any;
-    Object.assign(m.components[0].configuration.external_integration_settings, settings);
-    await installFlow(client, '', { manifest: m });
-    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-    rx.respond = respond;
-    const start = rx.received.length;
-    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    const exec = await finishedExecution(client, entity._id);
-    return { exec, requests: rx.received.slice(start), client };
-  }
+    async function run(settings: Record<string, unknown>, respond: Receiver['respond']) {
+      const { client } = await p.newOrg();
+      const m = manifest(`${rx.url}/details`) as any;
+      Object.assign(m.components[0].configuration.external_integration_settings, settings);
+      await installFlow(client, '', { manifest: m });
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      rx.respond = respond;
+      const start = rx.received.length;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      const exec = await finishedExecution(client, entity._id);
+      return { exec, requests: rx.received.slice(start), client };
+    }
 
-  it('adds the component’s headers but never lets them override the platform’s', async () => {
-    const { exec, requests } = await run(
-      { headers: { 'x-api-version': '2', 'Webhook-Id': 'msg_evil', 'user-agent': 'spoof', 'X-Epilot-Token': 'x' } },
-      () => ({ status: 200, body: {} }),
-    );
-    assert.equal(exec.execution_status, 'success');
-    const h = requests[0]!.headers;
-    assert.equal(h['x-api-version'], '2');
-    assert.match(String(h['webhook-id']), /^msg_[0-9a-f]{32}$/);
-    assert.match(String(h['user-agent']), /^ActionBridge\//);
-    assert.notEqual(h['x-epilot-token'], 'x');
-  });
+    it('adds the component’s headers but never lets them override the platform’s', async () => {
+      const { exec, requests } = await run(
+        { headers: { 'x-api-version': '2', 'Webhook-Id': 'msg_evil', 'user-agent': 'spoof', 'X-Epilot-Token': 'x' } },
+        () => ({ status: 200, body: {} }),
+      );
+      assert.equal(exec.execution_status, 'success');
+      const h = requests[0]!.headers;
+      assert.equal(h['x-api-version'], '2');
+      assert.match(String(h['webhook-id']), /^msg_[0-9a-f]{32}$/);
+      assert.match(String(h['user-agent']), /^ActionBridge\//);
+      assert.notEqual(h['x-epilot-token'], 'x');
+    });
 
-  it('does not follow redirects: a 3xx fails for good', async () => {
-    const { exec, requests } = await run({}, () => ({ status: 302, headers: { location: 'http://127.0.0.1:1/' } }));
-    assert.equal(exec.execution_status, 'failed');
-    assert.deepEqual(exec.actions[0].error_output, { error_code: 'CUSTOM_ACTION_ERROR', error_reason: 'HTTP 302' });
-    assert.equal(requests.length, 1);
-  });
+    it('does not follow redirects: a 3xx fails for good', async () => {
+      const { exec, requests } = await run({}, () => ({ status: 302, headers: { location: 'http://127.0.0.1:1/' } }));
+      assert.equal(exec.execution_status, 'failed');
+      assert.deepEqual(exec.actions[0].error_output, { error_code: 'CUSTOM_ACTION_ERROR', error_reason: 'HTTP 302' });
+      assert.equal(requests.length, 1);
+    });
 
-  it('honours a component’s own retry schedule', async () => {
-    const { exec, requests } = await run({ retry_schedule: [0, 0.01] }, () => ({ status: 503, body: {} }));
-    assert.equal(exec.execution_status, 'failed');
-    assert.equal(requests.length, 2, 'two attempts, as the component asks');
-  });
+    it('honours a component’s own retry schedule', async () => {
+      const { exec, requests } = await run({ retry_schedule: [0, 0.01] }, () => ({ status: 503, body: {} }));
+      assert.equal(exec.execution_status, 'failed');
+      assert.equal(requests.length, 2, 'two attempts, as the component asks');
+    });
 
-  it('honours Retry-After', async () => {
-    const { exec, client } = await run({ retry_schedule: [0, 0] }, (_r, n) =>
-      n % 2 === 1 ? { status: 429, body: {}, headers: { 'retry-after': '1' } } : { status: 200, body: { later: true } },
-    );
-    assert.equal(exec.execution_status, 'success');
-    const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
-    const { attempts } = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
-    const gap = Date.parse(attempts[1].started_at) - Date.parse(attempts[0].started_at);
-    assert.ok(gap >= 900, `second attempt ${gap} ms after the first, Retry-After asked 1 s`);
-  });
+    it('honours Retry-After', async () => {
+      const { exec, client } = await run({ retry_schedule: [0, 0] }, (_r, n) =>
+        n % 2 === 1
+          ? { status: 429, body: {}, headers: { 'retry-after': '1' } }
+          : { status: 200, body: { later: true } },
+      );
+      assert.equal(exec.execution_status, 'success');
+      const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
+      const { attempts } = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+      const gap = Date.parse(attempts[1].started_at) - Date.parse(attempts[0].started_at);
+      assert.ok(gap >= 900, `second attempt ${gap} ms after the first, Retry-After asked 1 s`);
+    });
 
-  it('keeps no outputs from an answer over 64 KiB, and caps what it records', async () => {
-    const big = { blob: 'x'.repeat(70 * 1024) };
-    const { exec, client } = await run({}, () => ({ status: 200, body: big }));
-    assert.equal(exec.execution_status, 'success');
-    assert.deepEqual(exec.actions[0].outputs, {});
-    const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
-    const { attempts } = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
-    assert.equal(Buffer.byteLength(attempts[0].response_body), 64 * 1024);
+    it('records hostile answers (deep JSON, NUL bytes) and keeps no outputs from them', async () => {
+      const deep = `${'['.repeat(6000)}${']'.repeat(6000)}`;
+      const a = await run({}, () => ({ status: 200, body: deep }));
+      assert.equal(a.exec.execution_status, 'success');
+      assert.deepEqual(a.exec.actions[0].outputs, {});
+      const b = await run({}, () => ({ status: 200, body: '{"x":"a\\u0000b","y":"\u0000"}' }));
+      assert.equal(b.exec.execution_status, 'success');
+      assert.deepEqual(b.exec.actions[0].outputs, {});
+      const [d] = (await b.client.req('GET', `/v1/deliveries?execution_id=${b.exec.id}`)).body.results;
+      const { attempts } = (await b.client.req('GET', `/v1/deliveries/${d.id}`)).body;
+      assert.equal(attempts[0].status_code, 200);
+      assert.ok(!attempts[0].response_body.includes('\u0000'));
+    });
+
+    it('keeps no outputs from an answer over 64 KiB, and caps what it records', async () => {
+      const big = { blob: 'x'.repeat(70 * 1024) };
+      const { exec, client } = await run({}, () => ({ status: 200, body: big }));
+      assert.equal(exec.execution_status, 'success');
+      assert.deepEqual(exec.actions[0].outputs, {});
+      const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
+      const { attempts } = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+      assert.equal(Buffer.byteLength(attempts[0].response_body), 64 * 1024);
+    });
   });
-});

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { Delivery, EntityEvent, EntityItem, ErrorOutput, Execution, ExecutionAction, Flow } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
+import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
 import type { DeliveryClient, SendResult } from './delivery-client.js';
 import { buildPayload, findComponent } from './payload.js';
@@ -648,6 +649,8 @@ function outputsOf(result: SendResult): Record<string, unknown> {
   if (result.kind !== 'response' || result.truncated || !result.body) return {};
   try {
     const parsed: unknown = JSON.parse(result.body);
+    // Too deep or holding NUL: the app's answer cannot be stored as outputs (its raw text is kept).
+    if (unstorableJson(parsed)) return {};
     return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     // A 2xx with a body that is not JSON still succeeds; it just has no outputs.
@@ -663,8 +666,9 @@ function failureOf(result: SendResult): Outcome {
   let reason = `HTTP ${result.status}`;
   try {
     const body = JSON.parse(result.body) as Record<string, unknown>;
-    const r = body.error_reason ?? body.message ?? body.error;
-    if (typeof r === 'string' && r) reason = r;
+    const nested = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>).message : undefined);
+    const r = [body.error_reason, body.message, body.error, nested(body.error)].find((x) => typeof x === 'string' && x);
+    if (typeof r === 'string') reason = r.slice(0, 2000).replaceAll('\u0000', '\uFFFD');
   } catch {
     // not JSON: the status says it all
   }

@@ -68,7 +68,8 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
 function getPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    // Own properties only: `constructor` or `__proto__` must not match every entity.
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;

@@ -111,6 +111,39 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
     await expectError(org.req('PATCH', '/v1/entity/opportunity:frobnicate', {}), 404);
   });
 
+  it('refuses hostile JSON (deep nesting, NUL) and NUL in URLs before any write', async () => {
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    await expectError(org.req('POST', '/v1/entity/opportunity', deep), 400, /nested deeper than 64/);
+    await expectError(
+      org.req('POST', '/v1/apps', `{"name":"x","components":[{"configuration":${deep}}]}`),
+      400,
+      /nested/,
+    );
+    await expectError(org.req('POST', '/v1/entity/opportunity', { name: 'a\u0000b' }), 400, /NUL/);
+    await expectError(org.req('GET', '/v1/entity/opportunity/%00'), 400, /NUL/);
+    await expectError(org.req('GET', '/v1/automation/executions?entity_id=%00'), 400, /NUL/);
+    await expectError(org.req('POST', '/v1/entity/opportunity', ''), 400);
+    const before = (await org.req('POST', '/v1/entity:search', { q: '_schema:opportunity' })).body.hits;
+    assert.equal(before, 1, 'nothing was written by the refused requests');
+  });
+
+  it('refuses an upsert key that only exists on the prototype', async () => {
+    await expectError(
+      org.req('PATCH', '/v1/entity/opportunity:upsert', { unique_key: ['constructor'], entity: { name: 'x' } }),
+      400,
+      /no value for unique_key "constructor"/,
+    );
+  });
+
+  it('answers a pathological wildcard search without stalling', async () => {
+    await org.req('POST', '/v1/entity/contact', { name: 'a'.repeat(40) });
+    const r = await org.req('POST', '/v1/entity:search', { q: `name:${'*a'.repeat(30)}*b` });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.hits, 0);
+    const hit = await org.req('POST', '/v1/entity:search', { q: `name:${'*a'.repeat(30)}*` });
+    assert.equal(hit.body.hits, 1);
+  });
+
   it('refuses unsupported search syntax and bad paging', async () => {
     await expectError(org.req('POST', '/v1/entity:search', {}), 400, /q/);
     await expectError(org.req('POST', '/v1/entity:search', { q: 'a:1 OR b:2' }), 400, /unsupported/);
@@ -175,6 +208,7 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
     await expectError(org.req('PUT', '/v1/automation/flows/nope', { ...base, actions: [] }), 404);
     await expectError(org.req('DELETE', '/v1/automation/flows/nope'), 404);
     await expectError(org.req('GET', '/v1/automation/flows?size=abc'), 400, /size/);
+    await expectError(org.req('GET', '/v1/automation/flows?from=1e20'), 400, /from/);
   });
 
   it('checks executions, deliveries, orgs and tokens', async () => {

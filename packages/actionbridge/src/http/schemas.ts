@@ -161,5 +161,5 @@ export const flowSchema = {
 
 export const pagingQuery = {
   size: { type: 'integer', minimum: 0, maximum: 1000, default: 25 },
-  from: { type: 'integer', minimum: 0, default: 0 },
+  from: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
 } as const;

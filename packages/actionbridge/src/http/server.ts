@@ -9,8 +9,9 @@ import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
+import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
-import { HttpError } from './errors.js';
+import { badRequest, HttpError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automation.js';
@@ -58,6 +59,24 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+
+  // JSON bodies: parsed here so that hostile shapes are refused before any route sees them.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(badRequest('the body is empty but content-type is application/json'));
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return done(badRequest(`the body is not valid JSON: ${(err as Error).message}`));
+    }
+    const why = unstorableJson(value);
+    return why ? done(badRequest(`the body cannot be accepted: ${why}`)) : done(null, value);
+  });
+  // NUL in a path or query string is never a valid id and PostgreSQL text cannot hold it.
+  app.addHook('onRequest', async (req) => {
+    if (/%00|\u0000/i.test(req.url)) throw badRequest('the URL must not contain NUL (%00)');
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     if (err instanceof HttpError) {

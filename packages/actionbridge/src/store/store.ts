@@ -211,16 +211,15 @@ export class KyselyStore implements Store {
   }
 
   async createApp(app: AppRow, manifest: AppManifest) {
-    await this.db.insertInto('apps').values(app).execute();
-    await this.db
-      .insertInto('app_versions')
-      .values({
-        app_id: app.id,
-        version: app.latest_version,
-        manifest: JSON.stringify(manifest),
-        created_at: app.created_at,
-      })
-      .execute();
+    await this.transaction(async (tx) => {
+      const { db } = tx as KyselyStore;
+      await db.insertInto('apps').values(app).execute();
+      const version = { app_id: app.id, version: app.latest_version, created_at: app.created_at };
+      await db
+        .insertInto('app_versions')
+        .values({ ...version, manifest: JSON.stringify(manifest) })
+        .execute();
+    });
   }
   async addAppVersion(appId: string, manifest: AppManifest, now: string) {
     return this.transaction(async (tx) => {

@@ -28,7 +28,7 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
           properties: {
             q: { type: 'string', maxLength: 4096 },
             sort: { type: 'string' },
-            from: { type: 'integer', minimum: 0 },
+            from: { type: 'integer', minimum: 0, maximum: 1_000_000 },
             size: { type: 'integer', minimum: 0, maximum: 1000 },
           },
         },
