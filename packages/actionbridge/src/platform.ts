@@ -79,7 +79,11 @@ function adminTokenFor(dataDir: string, given: string | undefined): { token: str
 export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
   const dataDir = opts.dataDir ?? './actionbridge-data';
   const log = opts.logger ?? pino({ level: opts.logLevel ?? 'info' });
-  const conn = await connect({ dataDir, databaseUrl: opts.databaseUrl });
+  const conn = await connect({
+    dataDir,
+    databaseUrl: opts.databaseUrl,
+    onIdleError: (err) => log.warn({ err }, 'idle database connection lost'),
+  });
   const store = new KyselyStore(conn.db, conn.dialect);
   // Embedded mode is one process per data folder: whatever a crashed predecessor had claimed is ours now.
   if (conn.dialect === 'sqlite') await store.releaseLeases();

@@ -19,12 +19,19 @@ export interface Connection {
  * Opens the database: PostgreSQL when `databaseUrl` is set, else SQLite in `dataDir`
  * (WAL, synchronous=FULL: a committed write survives a kill -9 and a power cut).
  */
-export async function connect(opts: { dataDir: string; databaseUrl?: string | undefined }): Promise<Connection> {
+export async function connect(opts: {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  onIdleError?: (err: Error) => void;
+}): Promise<Connection> {
   let conn: Connection;
   if (opts.databaseUrl) {
     // int8 columns (the *_ms times) come back as numbers; they stay far below 2^53.
     pg.types.setTypeParser(20, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // An idle connection that the server drops (restart, failover, admin) must not crash the
+    // process: pg emits it on the pool, and the next query simply opens a new connection.
+    pool.on('error', (err) => opts.onIdleError?.(err));
     conn = {
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
       dialect: 'postgres',
