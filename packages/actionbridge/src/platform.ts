@@ -134,6 +134,11 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     worker && opts.databaseUrl ? new WakeListener(opts.databaseUrl, () => engine.wake(), log) : undefined;
   await listener?.start();
   if (worker) engine.start();
+  // Other processes sharing the database may rotate keys: pick that up (and retire expired keys).
+  const keyRefresh = setInterval(() => {
+    Promise.all([webhookKeys.reload(), tokenKeys.reload()]).catch((err) => log.warn({ err }, 'key reload failed'));
+  }, 60_000);
+  keyRefresh.unref();
 
   return {
     url,
@@ -144,6 +149,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     server,
     engine,
     async close() {
+      clearInterval(keyRefresh);
       await server.close();
       await listener?.close();
       await engine.stop();

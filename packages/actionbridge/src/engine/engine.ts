@@ -319,6 +319,27 @@ export class Engine {
     this.metrics?.executions.inc({ status: exec.execution_status });
   }
 
+  /**
+   * Uninstalls an app from an org. Its pending deliveries stop at once (their bodies hold the
+   * installation's secret options) and their actions fail with BAD_CONFIG.
+   */
+  async uninstall(orgId: string, appId: string): Promise<boolean> {
+    return this.store.transaction(async (tx) => {
+      if (!(await tx.deleteInstallation(orgId, appId))) return false;
+      const now = nowIso();
+      const pending = await tx.listDeliveries(orgId, { app_id: appId, status: 'pending', from: 0, size: 10_000 });
+      for (const d of pending.results) {
+        if (!(await tx.updateDelivery(d.id, { status: 'cancelled', next_attempt_ms: null, updated_at: now }, true)))
+          continue;
+        await this.settle(tx, d, {
+          status: 'failed',
+          error: { error_code: 'BAD_CONFIG', error_reason: `app ${appId} was uninstalled` },
+        });
+      }
+      return true;
+    });
+  }
+
   /** Cancels an execution: its waiting action ends `cancelled`, the rest `skipped`, pending deliveries stop. */
   async cancel(orgId: string, executionId: string): Promise<Execution> {
     return this.store.transaction(async (tx) => {
@@ -359,6 +380,9 @@ export class Engine {
           `action is ${action.execution_status}: only failed, stuck or cancelled actions can be retriggered`,
         );
       }
+      const busy = runningOther(exec, idx);
+      if (busy)
+        throw conflict(`action ${busy.id} of this execution is ${busy.execution_status}: retrigger once it ends`);
       const now = nowIso();
       await tx.cancelPendingDeliveries(orgId, executionId, now, actionId);
       if (exec.execution_status === 'failed' || exec.execution_status === 'cancelled') {
@@ -401,7 +425,18 @@ export class Engine {
       const exec = await tx.getExecution(orgId, original.execution_id, true);
       const idx = exec?.actions.findIndex((a) => a.id === original.action_id) ?? -1;
       const action = exec?.actions[idx];
-      if (exec && action && ['failed', 'in_progress', 'cancelled'].includes(action.execution_status)) {
+      if (
+        exec &&
+        action &&
+        ['failed', 'in_progress', 'cancelled'].includes(action.execution_status) &&
+        !runningOther(exec, idx)
+      ) {
+        // The replayed body carries a resume token: let that one work (once) again, and only it.
+        const sent = (JSON.parse(copy.request_body) as { data?: { resume_token?: string } }).data?.resume_token;
+        if (sent) {
+          await tx.revokeResumeTokens(orgId, exec.id, action.id);
+          await tx.reopenResumeToken(hashToken(sent));
+        }
         await tx.cancelPendingDeliveries(orgId, exec.id, now, action.id, copy.id);
         if (exec.execution_status === 'failed' || exec.execution_status === 'cancelled') {
           for (const rest of exec.actions.slice(idx + 1))
@@ -574,7 +609,7 @@ export class Engine {
     error_reason?: string;
   }): Promise<{ execution: Execution; resumedAction: ExecutionAction }> {
     const result = await this.store.transaction(async (tx) => {
-      const token = await tx.useResumeToken(hashToken(body.resume_token));
+      const token = await tx.useResumeToken(hashToken(body.resume_token), Date.now());
       if (!token) throw conflict('resume token is unknown, already used, or timed out');
       const exec = await tx.getExecution(token.org_id, token.execution_id, true);
       const idx = exec ? exec.actions.findIndex((a) => a.id === token.action_id) : -1;
@@ -614,9 +649,11 @@ export class Engine {
 
   /** Fails waiting actions whose callback deadline has passed. */
   private async expireCallbacks(): Promise<void> {
-    const expired = await this.store.expireResumeTokens(Date.now(), 100);
-    for (const t of expired) {
+    const due = await this.store.dueResumeTokens(Date.now(), 100);
+    for (const t of due) {
+      // Marking the token and failing its action commit together: a crash leaves neither half done.
       await this.store.transaction(async (tx) => {
+        if (!(await tx.useResumeToken(t.token_hash))) return; // resumed meanwhile
         const exec = await tx.getExecution(t.org_id, t.execution_id, true);
         const idx = exec?.actions.findIndex((a) => a.id === t.action_id) ?? -1;
         if (!exec || exec.actions[idx]?.execution_status !== 'paused') return;
@@ -633,16 +670,29 @@ export class Engine {
   }
 }
 
+/** Another action of the execution that is still running (in flight or waiting for its callback). */
+function runningOther(exec: Execution, idx: number): ExecutionAction | undefined {
+  return exec.actions.find(
+    (a, i) => i !== idx && (a.execution_status === 'in_progress' || a.execution_status === 'paused'),
+  );
+}
+
 /** A flow's hot limit: its `max_executions` ({count, window: ISO 8601 duration}) or 100 in 30 s. */
 export function hotLimit(flow: Flow): { count: number; windowMs: number } {
   const max = flow.max_executions as { count?: unknown; window?: unknown } | undefined;
   const count = typeof max?.count === 'number' && max.count >= 1 ? max.count : 100;
-  const m = typeof max?.window === 'string' ? /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(max.window) : null;
-  const windowMs =
-    m && (m[1] || m[2] || m[3])
-      ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000
-      : 30_000;
-  return { count, windowMs };
+  const m =
+    typeof max?.window === 'string'
+      ? /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(max.window)
+      : null;
+  const [d, h, min, sec] = [m?.[1], m?.[2], m?.[3], m?.[4]].map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const windowMs = (((d * 24 + h) * 60 + min) * 60 + sec) * 1000;
+  return { count, windowMs: windowMs > 0 ? windowMs : 30_000 };
 }
 
 function outputsOf(result: SendResult): Record<string, unknown> {

@@ -130,6 +130,104 @@ describe('operating executions: retrigger, cancel, replay', () => {
     assert.equal((await client.req('DELETE', '/v1/automation/executions/nope')).status, 404);
   });
 
+  it('refuses to retrigger while another action of the execution is running', async () => {
+    const { client } = await p.newOrg();
+    await installFlow(client, `${rx.url}/busy`, {
+      actions: [
+        { name: 'One', type: 'custom-action', allow_failure: true, config: {} },
+        { name: 'Two', type: 'custom-action', config: { wait_for_callback: true } },
+      ],
+    });
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    rx.respond = (r) =>
+      r.url === '/busy' && !JSON.parse(r.body).data.resume_token
+        ? { status: 400, body: {} }
+        : { status: 202, body: {} };
+    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+    const paused = await until(async () => {
+      const list = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
+      return list.results[0]?.execution_status === 'paused' ? list.results[0] : undefined;
+    }, 'paused');
+    assert.equal(paused.actions[0].execution_status, 'failed');
+    const r = await client.req('POST', `/v1/automation/executions/${paused.id}/${paused.actions[0].id}/retrigger`);
+    assert.equal(r.status, 409);
+    assert.match(r.body.error, /paused: retrigger once it ends/);
+  });
+
+  it('replays a callback action: the resent token works once more', async () => {
+    const { client } = await p.newOrg();
+    await installFlow(client, `${rx.url}/replay-cb`, {
+      actions: [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
+    });
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    const start = rx.received.length;
+    rx.respond = () => ({ status: 202, body: {} });
+    await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+    await rx.waitFor(start + 1);
+    const token = JSON.parse(rx.received[start]!.body).data.resume_token;
+    const anon = new Client(p.url);
+    const exec = await waitStatus(
+      client,
+      (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body.results[0].id,
+      'paused',
+    );
+    assert.equal(
+      (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: token, status: 'failed' }))
+        .status,
+      200,
+    );
+    await waitStatus(client, exec.id, 'failed');
+    const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
+    assert.equal((await client.req('POST', `/v1/deliveries/${d.id}/replay`)).status, 201);
+    await waitStatus(client, exec.id, 'paused');
+    const again = await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: token });
+    assert.equal(again.status, 200);
+    assert.equal((await waitStatus(client, exec.id, 'success')).actions[0].execution_status, 'success');
+    assert.equal(
+      (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: token })).status,
+      409,
+    );
+  });
+
+  it('uninstalling stops the app’s pending deliveries and fails their actions', async () => {
+    const slow = await testPlatform({ retrySchedule: [0, 5, 5] });
+    try {
+      const { client } = await slow.newOrg();
+      const { appId } = await installFlow(client, `${rx.url}/uninstalled`);
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      const start = rx.received.length;
+      rx.respond = () => ({ status: 503, body: {} });
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      await rx.waitFor(start + 1);
+      await until(async () => {
+        const [d] = (await client.req('GET', '/v1/deliveries')).body.results;
+        return d?.attempt_count === 1;
+      }, 'first attempt recorded');
+      assert.equal((await client.req('DELETE', `/v1/app/${appId}`)).status, 204);
+      const exec = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body.results[0];
+      assert.equal(exec.execution_status, 'failed');
+      assert.deepEqual(exec.actions[0].error_output, {
+        error_code: 'BAD_CONFIG',
+        error_reason: `app ${appId} was uninstalled`,
+      });
+      assert.equal((await client.req('GET', '/v1/deliveries')).body.results[0].status, 'cancelled');
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('refuses to start a disabled flow by hand', async () => {
+    const { client } = await p.newOrg();
+    const { flow } = await installFlow(client, `${rx.url}/disabled`);
+    const full = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
+    const { id: _id, org_id: _o, created_at: _c, updated_at: _u, version: _v, ...body } = full;
+    assert.equal((await client.req('PUT', `/v1/automation/flows/${flow.id}`, { ...body, enabled: false })).status, 200);
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    const r = await client.req('POST', '/v1/automation/executions', { entity_id: entity._id, flow_id: flow.id });
+    assert.equal(r.status, 409);
+    assert.match(r.body.error, /disabled/);
+  });
+
   it('cancelling stops pending retries', async () => {
     const slow = await testPlatform({ retrySchedule: [0, 0.5, 0.5] });
     try {
@@ -165,7 +263,7 @@ describe('hot flow protection', () => {
       const flow = (
         await client.req('POST', '/v1/automation/flows', {
           flow_name: 'Hot',
-          max_executions: { count: 3, window: 'PT30S' },
+          max_executions: { count: 3, window: 'P0DT30S' },
           triggers: [
             { type: 'entity_operation', configuration: { schema: 'opportunity', operations: ['updateEntity'] } },
           ],

@@ -12,8 +12,9 @@ if (TEST_DATABASE_URL) {
     let rx: Receiver;
     before(async () => {
       db = await freshDatabase();
-      a = await testPlatform({ databaseUrl: db.url });
-      b = await testPlatform({ databaseUrl: db.url });
+      // Processes behind one load balancer share a public URL: it is the access tokens' issuer.
+      a = await testPlatform({ databaseUrl: db.url, publicUrl: 'http://actionbridge.test' });
+      b = await testPlatform({ databaseUrl: db.url, publicUrl: 'http://actionbridge.test' });
       rx = await new Receiver().start();
     });
     after(async () => {
@@ -53,6 +54,26 @@ if (TEST_DATABASE_URL) {
       const ids = rx.received.map((r) => r.headers['webhook-id']);
       assert.equal(ids.length, 40, 'no delivery was sent twice');
       assert.equal(new Set(ids).size, 40);
+    });
+
+    it('a key rotated by one process is honoured by the others', async () => {
+      const api = await testPlatform({ databaseUrl: db.url, worker: false, publicUrl: 'http://actionbridge.test' });
+      try {
+        await b.stop(); // so that `a`, which rotates, is the one that delivers and mints
+        const { client, token } = await a.newOrg();
+        await installFlow(client, `${rx.url}/rotated`);
+        assert.equal((await a.admin.req('POST', '/v1/keys/rotate')).status, 200);
+        const e = (await client.req('POST', '/v1/entity/opportunity', { name: 'R' })).body;
+        const start = rx.received.length;
+        await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 1 });
+        await rx.waitFor(start + 1);
+        const appToken = String(rx.received.at(-1)!.headers['x-epilot-token']);
+        // The API-only process loaded its keys before the rotation; it learns the new one on first sight.
+        const r = await new Client(api.url, token).as(appToken).req('GET', `/v1/entity/opportunity/${e._id}`);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      } finally {
+        await api.stop();
+      }
     });
 
     it('an API-only process wakes a worker at once through LISTEN/NOTIFY, not at its next poll', async () => {

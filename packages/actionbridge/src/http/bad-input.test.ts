@@ -211,6 +211,19 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
     await expectError(org.req('GET', '/v1/automation/flows?from=1e20'), 400, /from/);
   });
 
+  it('shows an app’s component headers to its owner only', async () => {
+    const m = manifest('http://example.test/x') as any;
+    m.components[0].configuration.external_integration_settings.headers = { 'x-api-key': 'sekret' };
+    const { app_id } = (await org.req('POST', '/v1/apps', m)).body;
+    const own = (await org.req('GET', `/v1/apps/${app_id}`)).body;
+    assert.equal(own.manifest.components[0].configuration.external_integration_settings.headers['x-api-key'], 'sekret');
+    const other = (await p.newOrg()).client;
+    const seen = (await other.req('GET', `/v1/apps/${app_id}`)).body;
+    assert.equal(seen.manifest.components[0].configuration.external_integration_settings.url, 'http://example.test/x');
+    assert.equal(seen.manifest.components[0].configuration.external_integration_settings.headers, undefined);
+    assert.equal(seen.manifest.components[0].options.length, 2);
+  });
+
   it('checks executions, deliveries, orgs and tokens', async () => {
     await expectError(org.req('POST', '/v1/automation/executions', { flow_id: flowId }), 400, /entity_id/);
     await expectError(

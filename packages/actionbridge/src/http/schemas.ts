@@ -152,7 +152,7 @@ export const flowSchema = {
       type: 'object',
       properties: {
         count: { type: 'integer', minimum: 1 },
-        window: { type: 'string', pattern: '^PT(\\d+H)?(\\d+M)?(\\d+(\\.\\d+)?S)?$' },
+        window: { type: 'string', pattern: '^P(\\d+D)?(T(\\d+H)?(\\d+M)?(\\d+(\\.\\d+)?S)?)?$' },
       },
     },
     actions: { type: 'array', maxItems: 50, items: action },

@@ -45,8 +45,10 @@ export class AccessTokens {
     try {
       const { payload } = await jwtVerify(
         token,
-        (header) => {
-          const key = header.kid ? this.ring.find(header.kid) : undefined;
+        async (header) => {
+          if (!header.kid) throw unauthorized('access token has no kid');
+          if (!this.ring.find(header.kid)) await this.ring.reloadIfStale();
+          const key = this.ring.find(header.kid);
           if (!key) throw unauthorized('access token signed by an unknown key');
           return key.publicKey;
         },

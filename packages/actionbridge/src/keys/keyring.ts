@@ -22,6 +22,7 @@ export const DEFAULT_RETIRE_AFTER_MS = 7 * 24 * 3600 * 1000;
  */
 export class KeyRing {
   private keys: LoadedKey[] = [];
+  private lastOnDemand = 0;
 
   private constructor(
     private readonly store: Store,
@@ -63,6 +64,16 @@ export class KeyRing {
       a.status === b.status ? b.created_at.localeCompare(a.created_at) : a.status === 'primary' ? -1 : 1,
     );
     this.keys = keys;
+  }
+
+  /**
+   * Reloads for a key id this process has not seen (another process sharing the database rotated),
+   * at most once per `minIntervalMs`, so junk ids cannot hammer the database.
+   */
+  async reloadIfStale(minIntervalMs = 1000): Promise<void> {
+    if (Date.now() - this.lastOnDemand < minIntervalMs) return;
+    this.lastOnDemand = Date.now();
+    await this.reload();
   }
 
   /** Active keys, primary first. */

@@ -126,10 +126,17 @@ export interface Store {
   insertResumeToken(row: ResumeTokenRow): Promise<void>;
   /** Starts the callback deadline of an action's token, once the app has accepted the request. */
   setResumeDeadline(orgId: string, executionId: string, actionId: string, deadlineMs: number): Promise<void>;
-  /** Marks a token used and returns it, or `undefined` when it is unknown or already used. */
-  useResumeToken(tokenHash: string): Promise<ResumeTokenRow | undefined>;
-  /** Marks used and returns tokens whose deadline has passed. */
-  expireResumeTokens(now: number, limit: number): Promise<ResumeTokenRow[]>;
+  /**
+   * Marks a token used and returns it, or `undefined` when it is unknown or already used, or (with
+   * `now`) past its deadline.
+   */
+  useResumeToken(tokenHash: string, now?: number): Promise<ResumeTokenRow | undefined>;
+  /** Unused tokens whose deadline has passed (not yet marked: each is used in its own transaction). */
+  dueResumeTokens(now: number, limit: number): Promise<ResumeTokenRow[]>;
+  /** Invalidates the tokens of an action (it is being run again: a new token replaces them). */
+  revokeResumeTokens(orgId: string, executionId: string, actionId: string): Promise<void>;
+  /** Makes a token usable again with no deadline (a replay resends the same token). */
+  reopenResumeToken(tokenHash: string): Promise<void>;
 
   /**
    * Frees every lease. Only for a process that knows it is the sole worker (the embedded SQLite
@@ -613,29 +620,41 @@ export class KyselyStore implements Store {
       .where('used', '=', 0)
       .execute();
   }
-  async useResumeToken(tokenHash: string) {
-    // The conditional update is the once-only guard: two concurrent resumes cannot both win.
-    return this.db
+  async useResumeToken(tokenHash: string, now?: number) {
+    // The conditional update is the once-only guard: two concurrent resumes cannot both win,
+    // and a token past its deadline is dead even before the expiry pass has run.
+    let q = this.db
       .updateTable('resume_tokens')
       .set({ used: 1 })
       .where('token_hash', '=', tokenHash)
-      .where('used', '=', 0)
-      .returningAll()
-      .executeTakeFirst();
+      .where('used', '=', 0);
+    if (now !== undefined) q = q.where((eb) => eb.or([eb('deadline_ms', 'is', null), eb('deadline_ms', '>', now)]));
+    return q.returningAll().executeTakeFirst();
   }
-  async expireResumeTokens(now: number, limit: number) {
-    let due = this.db
+  async dueResumeTokens(now: number, limit: number) {
+    return this.db
       .selectFrom('resume_tokens')
-      .select('token_hash')
+      .selectAll()
       .where('used', '=', 0)
       .where('deadline_ms', '<=', now)
-      .limit(limit);
-    if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
-    return this.db
+      .orderBy('deadline_ms')
+      .limit(limit)
+      .execute();
+  }
+  async revokeResumeTokens(orgId: string, executionId: string, actionId: string) {
+    await this.db
       .updateTable('resume_tokens')
       .set({ used: 1 })
-      .where('token_hash', 'in', due)
-      .returningAll()
+      .where('org_id', '=', orgId)
+      .where('execution_id', '=', executionId)
+      .where('action_id', '=', actionId)
+      .execute();
+  }
+  async reopenResumeToken(tokenHash: string) {
+    await this.db
+      .updateTable('resume_tokens')
+      .set({ used: 0, deadline_ms: null })
+      .where('token_hash', '=', tokenHash)
       .execute();
   }
 

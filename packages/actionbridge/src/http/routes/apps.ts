@@ -59,10 +59,23 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
   );
 
   app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id', async (req) => {
-    requireOrgToken(await who(req));
+    const orgId = requireOrgToken(await who(req));
     const a = await store.getApp(req.params.app_id);
     if (!a) throw notFound(`app ${req.params.app_id}`);
-    const v = await manifestOf(store, a.id, a.latest_version);
+    const manifest = await manifestOf(store, a.id, a.latest_version);
+    // Other orgs see what they need to install it, not the headers (they often carry API keys).
+    const v =
+      a.owner_org_id === orgId
+        ? manifest
+        : {
+            ...manifest,
+            components: manifest.components.map((c) => {
+              const settings = c.configuration.external_integration_settings;
+              if (!settings?.headers) return c;
+              const { headers: _hidden, ...rest } = settings;
+              return { ...c, configuration: { ...c.configuration, external_integration_settings: rest } };
+            }),
+          };
     return {
       app_id: a.id,
       version: a.latest_version,
@@ -135,7 +148,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
 
   app.delete<{ Params: { app_id: string } }>('/v1/app/:app_id', async (req, reply) => {
     const orgId = requireOrgToken(await who(req));
-    if (!(await store.deleteInstallation(orgId, req.params.app_id))) {
+    if (!(await ctx.engine.uninstall(orgId, req.params.app_id))) {
       throw notFound(`installation of app ${req.params.app_id}`);
     }
     return reply.status(204).send();

@@ -4,7 +4,7 @@ import { findComponent } from '../../engine/payload.js';
 import type { Store } from '../../store/store.js';
 import type { Flow } from '../../types.js';
 import { newUuid, nowIso } from '../../util/ids.js';
-import { notFound, unprocessable } from '../errors.js';
+import { conflict, notFound, unprocessable } from '../errors.js';
 import { flowSchema, pagingQuery } from '../schemas.js';
 import type { Context, Who } from '../server.js';
 
@@ -123,6 +123,10 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
       const exec = await store.transaction(async (tx) => {
         const flow = await tx.getFlow(orgId, req.body.flow_id);
         if (!flow) throw notFound(`flow ${req.body.flow_id}`);
+        if (!flow.enabled) {
+          const by = flow.disable_details?.disabled_by === 'system' ? ' by the system (hot flow)' : '';
+          throw conflict(`flow ${flow.id} is disabled${by}: enable it to start executions`);
+        }
         const entity = await tx.getEntity(orgId, req.body.entity_id);
         if (!entity) throw notFound(`entity ${req.body.entity_id}`);
         return engine.createExecution(tx, flow, entity, {
