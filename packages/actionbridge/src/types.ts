@@ -64,6 +64,8 @@ export interface Installation {
   version: number;
   option_values: OptionValues[];
   enabled: boolean;
+  /** A `whsec_` secret: deliveries then also carry a `v1` (HMAC-SHA256) signature. Never returned by reads. */
+  signing_secret: string | null;
   created_at: string;
   updated_at: string;
 }

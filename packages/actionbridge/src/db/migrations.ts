@@ -193,6 +193,12 @@ migrations['0003_executions_by_flow'] = {
   },
 };
 
+migrations['0004_installation_signing_secret'] = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('installations').addColumn('signing_secret', 'text').execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return migrations;

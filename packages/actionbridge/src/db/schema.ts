@@ -22,6 +22,7 @@ export interface Database {
     version: number;
     option_values: string;
     enabled: number;
+    signing_secret: string | null;
     created_at: string;
     updated_at: string;
   };

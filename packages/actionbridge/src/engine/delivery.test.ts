@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { signedContent } from '@actionbridge/app-sdk';
+import { signedContent, signWebhook } from '@actionbridge/app-sdk';
 import {
   BACKENDS,
   finishedExecution,
@@ -319,6 +319,33 @@ for (const backend of BACKENDS)
       assert.notEqual(h['x-epilot-token'], 'x');
     });
 
+    it('adds a v1 HMAC signature when the installation has a whsec_ secret, and never shows it', async () => {
+      const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+      const { client } = await p.newOrg();
+      const { appId } = await installFlow(client, `${rx.url}/hmac`);
+      const bad = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: 'whsec_c2hvcnQ=' });
+      assert.equal(bad.status, 422);
+      const set = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: secret });
+      assert.equal(set.status, 200);
+      assert.equal(set.body.has_signing_secret, true);
+      assert.ok(!JSON.stringify(set.body).includes('MfKQ9r8'));
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      rx.respond = () => ({ status: 200, body: {} });
+      const start = rx.received.length;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      await rx.waitFor(start + 1);
+      const r = rx.received[start]!;
+      const parts = String(r.headers['webhook-signature']).split(' ');
+      assert.match(parts[0]!, /^v1a,/);
+      const expected = signWebhook(
+        { id: String(r.headers['webhook-id']), timestamp: Number(r.headers['webhook-timestamp']), body: r.body },
+        { hmac: [secret] },
+      );
+      assert.equal(parts.at(-1), expected);
+      const cleared = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: null });
+      assert.equal(cleared.body.has_signing_secret, false);
+    });
+
     it('does not follow redirects: a 3xx fails for good', async () => {
       const { exec, requests } = await run({}, () => ({ status: 302, headers: { location: 'http://127.0.0.1:1/' } }));
       assert.equal(exec.execution_status, 'failed');
@@ -333,11 +360,14 @@ for (const backend of BACKENDS)
     });
 
     it('honours Retry-After', async () => {
-      const { exec, client } = await run({ retry_schedule: [0, 0] }, (_r, n) =>
-        n % 2 === 1
+      const seen = new Set<unknown>();
+      const { exec, client } = await run({ retry_schedule: [0, 0] }, (r) => {
+        const first = !seen.has(r.headers['webhook-id']);
+        seen.add(r.headers['webhook-id']);
+        return first
           ? { status: 429, body: {}, headers: { 'retry-after': '1' } }
-          : { status: 200, body: { later: true } },
-      );
+          : { status: 200, body: { later: true } };
+      });
       assert.equal(exec.execution_status, 'success');
       const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
       const { attempts } = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;

@@ -494,7 +494,10 @@ export class Engine {
       'webhook-timestamp': String(timestamp),
       'webhook-signature': signWebhook(
         { id: d.webhook_id, timestamp, body: d.request_body },
-        { ed25519: this.webhookKeys.active().map((k) => k.privateKey) },
+        {
+          ed25519: this.webhookKeys.active().map((k) => k.privateKey),
+          hmac: inst?.signing_secret ? [inst.signing_secret] : [],
+        },
       ),
     });
     if (version?.manifest.permissions?.length) {

@@ -105,7 +105,8 @@ export class EntityService {
     return e;
   }
 
-  async create(p: Principal, slug: string, body: unknown): Promise<EntityItem> {
+  /** `dryRun`: check and compute the result, write nothing, trigger nothing (epilot's `dry_run`). */
+  async create(p: Principal, slug: string, body: unknown, dryRun = false): Promise<EntityItem> {
     checkSlug(slug);
     const attrs = userAttributes(checkBody(body, slug));
     this.check(p, 'entity:create', slug);
@@ -114,6 +115,7 @@ export class EntityService {
       { _id: newUuid(), _org: orgOf(p), _schema: slug, _title: titleOf(attrs), _created_at: now, _updated_at: now },
       attrs,
     );
+    if (dryRun) return entity;
     await this.store.transaction(async (tx) => {
       await tx.insertEntity(entity);
       await this.emit(tx, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
@@ -123,7 +125,14 @@ export class EntityService {
   }
 
   /** PUT replaces the user attributes; PATCH merges them. */
-  async update(p: Principal, slug: string, id: string, body: unknown, mode: 'put' | 'patch'): Promise<EntityItem> {
+  async update(
+    p: Principal,
+    slug: string,
+    id: string,
+    body: unknown,
+    mode: 'put' | 'patch',
+    dryRun = false,
+  ): Promise<EntityItem> {
     checkSlug(slug);
     const b = checkBody(body, slug);
     const updated = await this.store.transaction(async (tx) => {
@@ -153,6 +162,7 @@ export class EntityService {
       );
       const diff = diffAttributes(userAttributes(before), userAttributes(after));
       if (isEmptyDiff(diff)) return before;
+      if (dryRun) return after;
       await tx.replaceEntity(after);
       await this.emit(tx, p, 'updateEntity', after, diff);
       return after;
@@ -176,7 +186,12 @@ export class EntityService {
   }
 
   /** Finds the entity whose `unique_key` attributes equal the sent ones: patches it, or creates one. */
-  async upsert(p: Principal, slug: string, body: unknown): Promise<{ entity: EntityItem; created: boolean }> {
+  async upsert(
+    p: Principal,
+    slug: string,
+    body: unknown,
+    dryRun = false,
+  ): Promise<{ entity: EntityItem; created: boolean }> {
     checkSlug(slug);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw badRequest('the body must be {"unique_key": [...], "entity": {...}}');
@@ -191,8 +206,8 @@ export class EntityService {
     if (missing) throw badRequest(`entity has no value for unique_key "${missing[0]}"`);
     const candidates = await this.store.listEntities(orgOf(p), slug);
     const found = candidates.find((e) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v)));
-    if (found) return { entity: await this.update(p, slug, found._id, attrs, 'patch'), created: false };
-    return { entity: await this.create(p, slug, attrs), created: true };
+    if (found) return { entity: await this.update(p, slug, found._id, attrs, 'patch', dryRun), created: false };
+    return { entity: await this.create(p, slug, attrs, dryRun), created: true };
   }
 
   async search(

@@ -80,6 +80,7 @@ export function presentInstallation(inst: Installation, m: AppManifest | undefin
     name: m?.name,
     installed_version: inst.version,
     enabled: inst.enabled,
+    has_signing_secret: inst.signing_secret !== null,
     missing_options: m ? checkOptionValues(m, inst.option_values).missing : [],
     option_values: inst.option_values.map((cv) => ({
       component_id: cv.component_id,

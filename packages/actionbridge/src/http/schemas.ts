@@ -96,6 +96,7 @@ export const installSchema = {
   properties: {
     version: { type: 'integer', minimum: 1 },
     option_values: optionValuesSchema,
+    signing_secret: { type: ['string', 'null'], pattern: '^whsec_[A-Za-z0-9+/]+=*$', maxLength: 200 },
   },
 } as const;
 

@@ -157,12 +157,14 @@ function conformance(name: string, open: () => Promise<{ store: Store; cleanup: 
         version: 1,
         option_values: [],
         enabled: false,
+        signing_secret: null,
         created_at: now,
         updated_at: now,
       };
       await store.putInstallation(inst);
-      await store.putInstallation({ ...inst, version: 2, enabled: true });
-      assert.deepEqual(await store.getInstallation(orgB, 'app-1'), { ...inst, version: 2, enabled: true });
+      const changed = { ...inst, version: 2, enabled: true, signing_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' };
+      await store.putInstallation(changed);
+      assert.deepEqual(await store.getInstallation(orgB, 'app-1'), changed);
       assert.equal(await store.getInstallation(orgA, 'app-1'), undefined);
       assert.equal(await store.deleteInstallation(orgB, 'app-1'), true);
       assert.equal(await store.deleteInstallation(orgB, 'app-1'), false);

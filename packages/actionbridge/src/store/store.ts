@@ -267,6 +267,7 @@ export class KyselyStore implements Store {
           version: row.version,
           option_values: row.option_values,
           enabled: row.enabled,
+          signing_secret: row.signing_secret,
           updated_at: row.updated_at,
         }),
       )

@@ -1,3 +1,4 @@
+import { parseHmacSecret } from '@actionbridge/app-sdk';
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
 import type { Store } from '../../store/store.js';
@@ -9,6 +10,21 @@ import { installSchema, manifestSchema } from '../schemas.js';
 import type { Context, Who } from '../server.js';
 
 const REDACTED = '********';
+
+type InstallBody = { version?: number; option_values?: OptionValues[]; signing_secret?: string | null };
+
+/** A sent `signing_secret` replaces the stored one (`null` removes it); omitted keeps it. */
+function signingSecret(body: InstallBody | undefined, prev: Installation | undefined): string | null {
+  if (body?.signing_secret === undefined) return prev?.signing_secret ?? null;
+  if (body.signing_secret !== null) {
+    try {
+      parseHmacSecret(body.signing_secret);
+    } catch (err) {
+      throw unprocessable(`signing_secret: ${(err as Error).message}`);
+    }
+  }
+  return body.signing_secret;
+}
 
 async function manifestOf(store: Store, appId: string, version: number): Promise<AppManifest> {
   const v = await store.getAppVersion(appId, version);
@@ -86,7 +102,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
     };
   });
 
-  app.post<{ Params: { app_id: string }; Body: { version?: number; option_values?: OptionValues[] } }>(
+  app.post<{ Params: { app_id: string }; Body: InstallBody }>(
     '/v1/app/:app_id',
     { schema: { body: installSchema } },
     async (req, reply) => {
@@ -105,6 +121,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
         version,
         option_values: values,
         enabled,
+        signing_secret: signingSecret(req.body, prev),
         created_at: prev?.created_at ?? now,
         updated_at: now,
       };
@@ -129,7 +146,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
     return presentInstallation(inst, (await store.getAppVersion(inst.app_id, inst.version))?.manifest);
   });
 
-  app.patch<{ Params: { app_id: string }; Body: { version?: number; option_values?: OptionValues[] } }>(
+  app.patch<{ Params: { app_id: string }; Body: InstallBody }>(
     '/v1/app/:app_id',
     { schema: { body: installSchema } },
     async (req) => {
@@ -140,7 +157,14 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
       const manifest = await manifestOf(store, prev.app_id, version);
       const values = mergeOptionValues(prev.option_values, req.body?.option_values ?? []);
       const { enabled } = checkOptionValues(manifest, values);
-      const inst: Installation = { ...prev, version, option_values: values, enabled, updated_at: nowIso() };
+      const inst: Installation = {
+        ...prev,
+        version,
+        option_values: values,
+        enabled,
+        signing_secret: signingSecret(req.body, prev),
+        updated_at: nowIso(),
+      };
       await store.putInstallation(inst);
       return presentInstallation(inst, manifest);
     },

@@ -11,6 +11,9 @@ const schemaItem = (slug: string) => ({
   attributes: [],
 });
 
+/** epilot's `?dry_run=true` on PATCH and upsert: answer as if written, write nothing. */
+const dryRun = (query: unknown) => (query as { dry_run?: string } | undefined)?.dry_run === 'true';
+
 type Slug = { Params: { slug: string } };
 type SlugId = { Params: { slug: string; id: string } };
 
@@ -56,7 +59,7 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
   app.patch<Slug>('/v1/entity/:slug', async (req, reply) => {
     const m = /^(.+):upsert$/.exec(req.params.slug);
     if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
-    const { entity, created } = await svc.upsert(await who(req), m[1], req.body);
+    const { entity, created } = await svc.upsert(await who(req), m[1], req.body, dryRun(req.query));
     return reply.status(created ? 201 : 200).send(entity);
   });
 
@@ -69,7 +72,7 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
   );
   app.patch<SlugId>('/v1/entity/:slug/:id', async (req) => {
     if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
-    return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch');
+    return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch', dryRun(req.query));
   });
   app.delete<SlugId>('/v1/entity/:slug/:id', async (req) => svc.remove(await who(req), req.params.slug, req.params.id));
 }
