@@ -100,6 +100,8 @@ export interface FlowTrigger {
   configuration: {
     schema?: string;
     operations?: EntityOperation[];
+    /** ActionBridge: fire only when one of these attributes was added, updated or deleted. */
+    attributes?: string[];
     [k: string]: unknown;
   };
 }

@@ -143,7 +143,9 @@ export class Engine {
         (t) =>
           t.type === 'entity_operation' &&
           (t.configuration.schema ?? flow.entity_schema) === ev.schema &&
-          (!t.configuration.operations?.length || t.configuration.operations.includes(ev.operation)),
+          (!t.configuration.operations?.length || t.configuration.operations.includes(ev.operation)) &&
+          (!t.configuration.attributes?.length ||
+            t.configuration.attributes.some((a) => a in ev.diff.added || a in ev.diff.updated || a in ev.diff.deleted)),
       );
       if (!hit) continue;
       const trigger: Execution['trigger'] = {

@@ -289,3 +289,43 @@ describe('hot flow protection', () => {
     }
   });
 });
+
+describe('trigger filters', () => {
+  it('fires only when one of the trigger’s attributes changed', async () => {
+    const p = await testPlatform();
+    const rx = await new Receiver().start();
+    try {
+      const { client } = await p.newOrg();
+      const app = (await client.req('POST', '/v1/apps', manifest(`${rx.url}/filtered`))).body;
+      await client.req('POST', `/v1/app/${app.app_id}`, {
+        option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 1 }] }],
+      });
+      const flow = await client.req('POST', '/v1/automation/flows', {
+        flow_name: 'On status change',
+        triggers: [
+          {
+            type: 'entity_operation',
+            configuration: { schema: 'opportunity', operations: ['updateEntity'], attributes: ['status'] },
+          },
+        ],
+        actions: [{ type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
+      });
+      assert.equal(flow.status, 201);
+      const e = (await client.req('POST', '/v1/entity/opportunity', { name: 'F', status: 'open' })).body;
+      rx.respond = () => ({ status: 200, body: {} });
+      await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 5 });
+      await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { status: 'won' });
+      const list = await until(async () => {
+        const r = (await client.req('GET', `/v1/automation/executions?entity_id=${e._id}`)).body;
+        return r.total >= 1 && r.results[0].execution_status === 'success' ? r : undefined;
+      }, 'one execution');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await client.req('GET', `/v1/automation/executions?entity_id=${e._id}`)).body.total, 1);
+      assert.deepEqual(JSON.parse(rx.received[0]!.body).data.trigger.diff.updated, { status: 'won' });
+      assert.equal(list.total, 1);
+    } finally {
+      await rx.close();
+      await p.stop();
+    }
+  });
+});

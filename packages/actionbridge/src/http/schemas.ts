@@ -114,6 +114,7 @@ const trigger = {
           type: 'array',
           items: { type: 'string', enum: ['createEntity', 'updateEntity', 'deleteEntity'] },
         },
+        attributes: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 1 } },
       },
     },
   },
