@@ -99,7 +99,14 @@ line(`  Public key       ${platform.url}/v1/public/.well-known/public-key`);
 line(`  Example app      ${appUrl}/credit-check`);
 line(`  Admin token      ${platform.adminToken}`);
 line(`  Demo org token   ${ids.org_token}   (org ${ids.org_id})`);
-line(`  Try:  curl -s -H "authorization: Bearer ${ids.org_token}" ${platform.url}/v1/automation/executions/${exec.id}`);
+line('Try:');
+line(`  curl -s -H "authorization: Bearer ${ids.org_token}" ${platform.url}/v1/automation/executions/${exec.id}`);
+line(`  curl -s -H "authorization: Bearer ${ids.org_token}" "${platform.url}/v1/deliveries?execution_id=${exec.id}"`);
+line('  # run the flow again: change the opportunity');
+line(
+  `  curl -s -X PATCH -H "authorization: Bearer ${ids.org_token}" -H 'content-type: application/json' ` +
+    `-d '{"amount": 90000}' ${platform.url}/v1/entity/opportunity/${entityId}`,
+);
 line();
 line('Serving until Ctrl-C.');
 
