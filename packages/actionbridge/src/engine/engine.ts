@@ -265,15 +265,13 @@ export class Engine {
     }
 
     const delivery: Delivery = {
-      id: newId('dlv', 12),
+      ...unsent(now),
       org_id: exec.org_id,
       execution_id: exec.id,
       action_id: action.id,
       app_id,
       component_id,
-      webhook_id: newId('msg'),
       url: component.configuration.external_integration_settings.url,
-      status: 'pending',
       request_body: buildPayload({
         execution: exec,
         action,
@@ -281,12 +279,6 @@ export class Engine {
         installation: inst,
         ...(callback ? { callback } : {}),
       }),
-      attempt_count: 0,
-      next_attempt_ms: Date.now(),
-      last_status_code: null,
-      last_error: null,
-      created_at: now,
-      updated_at: now,
     };
     await tx.insertDelivery(delivery);
     action.delivery_id = delivery.id;
@@ -413,15 +405,7 @@ export class Engine {
       const now = nowIso();
       const copy: Delivery = {
         ...original,
-        id: newId('dlv', 12),
-        webhook_id: newId('msg'),
-        status: 'pending',
-        attempt_count: 0,
-        next_attempt_ms: Date.now(),
-        last_status_code: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
+        ...unsent(now),
       };
       await tx.insertDelivery(copy);
       const exec = await tx.getExecution(orgId, original.execution_id, true);
@@ -673,6 +657,21 @@ export class Engine {
       });
     }
   }
+}
+
+/** The identity and bookkeeping of a delivery not attempted yet: a new `webhook-id`, due now. */
+function unsent(now: string) {
+  return {
+    id: newId('dlv', 12),
+    webhook_id: newId('msg'),
+    status: 'pending' as const,
+    attempt_count: 0,
+    next_attempt_ms: Date.now(),
+    last_status_code: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 /** Another action of the execution that is still running (in flight or waiting for its callback). */
