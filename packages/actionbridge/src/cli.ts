@@ -20,9 +20,9 @@ Options (flag, or environment variable):
                                                               (loopback, private and link-local are refused otherwise)
       --no-worker             ACTIONBRIDGE_WORKER=false        serve the API only; other processes run the engine
       --log-level <level>     LOG_LEVEL                       pino level (default info)
-  Secrets come only from the environment:
-      ACTIONBRIDGE_ADMIN_TOKEN   platform admin token (generated and saved in the data folder when unset)
-      DATABASE_URL               postgres://… to use PostgreSQL instead of SQLite
+  Secrets come only from the environment, or from files named by *_FILE:
+      ACTIONBRIDGE_ADMIN_TOKEN[_FILE]   platform admin token (generated and saved in the data folder when unset)
+      DATABASE_URL[_FILE]               postgres://… to use PostgreSQL instead of SQLite
 `;
 
 async function main(argv: string[]): Promise<number> {

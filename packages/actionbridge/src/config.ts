@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseCidrs } from './engine/egress.js';
 import type { PlatformOptions } from './platform.js';
@@ -47,6 +48,19 @@ export const START_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** A secret from `NAME`, or from the file named by `NAME_FILE` (container secrets). */
+function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  return env[name];
+}
+
 /** Settings from flags first, then the environment. Secrets (admin token, database URL) only from the environment. */
 export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): PlatformOptions & { help?: boolean } {
   const { values } = parseArgs({ args: argv, options: START_FLAGS, strict: true, allowPositionals: false });
@@ -57,15 +71,15 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
   const host = values.host ?? env.HOST;
   if (host) opts.host = host;
   opts.dataDir = values.data ?? env.ACTIONBRIDGE_DATA_DIR ?? './actionbridge-data';
-  if (env.DATABASE_URL) {
-    if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL))
-      throw new ConfigError('DATABASE_URL must start with postgres://');
-    opts.databaseUrl = env.DATABASE_URL;
+  const databaseUrl = secret(env, 'DATABASE_URL');
+  if (databaseUrl) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL must start with postgres://');
+    opts.databaseUrl = databaseUrl;
   }
-  if (env.ACTIONBRIDGE_ADMIN_TOKEN) {
-    if (env.ACTIONBRIDGE_ADMIN_TOKEN.length < 16)
-      throw new ConfigError('ACTIONBRIDGE_ADMIN_TOKEN must be at least 16 characters');
-    opts.adminToken = env.ACTIONBRIDGE_ADMIN_TOKEN;
+  const adminToken = secret(env, 'ACTIONBRIDGE_ADMIN_TOKEN');
+  if (adminToken) {
+    if (adminToken.length < 16) throw new ConfigError('ACTIONBRIDGE_ADMIN_TOKEN must be at least 16 characters');
+    opts.adminToken = adminToken;
   }
   const publicUrl = values['public-url'] ?? env.ACTIONBRIDGE_PUBLIC_URL;
   if (publicUrl) opts.publicUrl = url('--public-url / ACTIONBRIDGE_PUBLIC_URL', publicUrl);
