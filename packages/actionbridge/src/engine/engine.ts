@@ -645,7 +645,7 @@ export class Engine {
         if (!(await tx.useResumeToken(t.token_hash))) return; // resumed meanwhile
         const exec = await tx.getExecution(t.org_id, t.execution_id, true);
         const idx = exec?.actions.findIndex((a) => a.id === t.action_id) ?? -1;
-        if (!exec || exec.actions[idx]?.execution_status !== 'paused') return;
+        if (exec?.actions[idx]?.execution_status !== 'paused' || !exec) return;
         await this.finishAction(tx, exec, idx, {
           status: 'failed',
           error: {

@@ -75,7 +75,7 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
   });
   // NUL in a path or query string is never a valid id and PostgreSQL text cannot hold it.
   app.addHook('onRequest', async (req) => {
-    if (/%00|\u0000/i.test(req.url)) throw badRequest('the URL must not contain NUL (%00)');
+    if (req.url.includes('\u0000') || /%00/i.test(req.url)) throw badRequest('the URL must not contain NUL (%00)');
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
