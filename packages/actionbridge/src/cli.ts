@@ -23,6 +23,8 @@ Options (flag, or environment variable):
   Secrets come only from the environment, or from files named by *_FILE:
       ACTIONBRIDGE_ADMIN_TOKEN[_FILE]   platform admin token (generated and saved in the data folder when unset)
       DATABASE_URL[_FILE]               postgres://… to use PostgreSQL instead of SQLite
+      ACTIONBRIDGE_SECRET_KEY[_FILE]    base64 of 32 bytes: encrypts secret options and delivery bodies at rest
+                                        (generated in the data folder on SQLite; required with DATABASE_URL)
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, platformOptions } from './config.js';
+import { startPlatform } from './platform.js';
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/actionbridge.js');
 
@@ -61,6 +62,14 @@ describe('platformOptions', () => {
         () => platformOptions(argv, env),
         (e: Error) => e instanceof ConfigError && message.test(e.message),
       );
+  });
+
+  it('requires a shared secret key with PostgreSQL, and checks its shape', async () => {
+    await assert.rejects(
+      startPlatform({ databaseUrl: 'postgres://nobody@127.0.0.1:1/none' }),
+      /ACTIONBRIDGE_SECRET_KEY is required/,
+    );
+    assert.throws(() => platformOptions([], { ACTIONBRIDGE_SECRET_KEY: 'c2hvcnQ=' }), /base64 of 32 bytes/);
   });
 
   it('the CLI exits 2 with the message on a bad setting or flag', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseCidrs } from './engine/egress.js';
 import type { PlatformOptions } from './platform.js';
+import { SecretBox } from './secrets/box.js';
 
 /** A setting that cannot be used as given; the CLI prints it and exits with status 2. */
 export class ConfigError extends Error {}
@@ -80,6 +81,15 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
   if (adminToken) {
     if (adminToken.length < 16) throw new ConfigError('ACTIONBRIDGE_ADMIN_TOKEN must be at least 16 characters');
     opts.adminToken = adminToken;
+  }
+  const secretKey = secret(env, 'ACTIONBRIDGE_SECRET_KEY');
+  if (secretKey) {
+    try {
+      SecretBox.parseKey(secretKey);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    opts.secretKey = secretKey;
   }
   const publicUrl = values['public-url'] ?? env.ACTIONBRIDGE_PUBLIC_URL;
   if (publicUrl) opts.publicUrl = url('--public-url / ACTIONBRIDGE_PUBLIC_URL', publicUrl);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Authenticator } from './auth/principal.js';
+import { ConfigError } from './config.js';
 import { connect } from './db/connect.js';
 import { WakeListener } from './db/wakeup.js';
 import { DeliveryClient } from './engine/delivery-client.js';
@@ -15,6 +16,7 @@ import { buildServer } from './http/server.js';
 import { AccessTokens } from './keys/access-tokens.js';
 import { KeyRing } from './keys/keyring.js';
 import { Metrics } from './metrics.js';
+import { SecretBox } from './secrets/box.js';
 import { KyselyStore, type Store } from './store/store.js';
 
 export interface PlatformOptions {
@@ -48,6 +50,11 @@ export interface PlatformOptions {
    * otherwise). @default [] (public addresses only)
    */
   egressAllow?: readonly string[];
+  /**
+   * base64 of 32 bytes: encrypts secret option values and delivery bodies at rest. Generated and
+   * kept in `dataDir` when unset on SQLite; required with `databaseUrl` (every process shares it).
+   */
+  secretKey?: string;
   /** pino level. @default 'info' */
   logLevel?: string;
   logger?: Logger;
@@ -65,18 +72,29 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-function adminTokenFor(dataDir: string, given: string | undefined): { token: string; generated: boolean } {
-  if (given) return { token: given, generated: false };
-  const file = join(dataDir, 'admin-token');
-  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: false };
+/** A secret given in the options, or kept in a file of the data folder (created on first start, mode 0600). */
+function persistedSecret(
+  dataDir: string,
+  file: string,
+  given: string | undefined,
+  generate: () => string,
+): { value: string; generated: boolean } {
+  if (given) return { value: given, generated: false };
+  const path = join(dataDir, file);
+  if (existsSync(path)) return { value: readFileSync(path, 'utf8').trim(), generated: false };
   mkdirSync(dataDir, { recursive: true });
-  const token = `abadmin_${randomBytes(24).toString('base64url')}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return { token, generated: true };
+  const value = generate();
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  return { value, generated: true };
 }
 
 /** Opens the store, loads (or creates) keys, starts the engine and the HTTP server. */
 export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
+  if (opts.databaseUrl && !opts.secretKey) {
+    throw new ConfigError(
+      'ACTIONBRIDGE_SECRET_KEY is required with DATABASE_URL: every process must share it (openssl rand -base64 32)',
+    );
+  }
   const dataDir = opts.dataDir ?? './actionbridge-data';
   const log = opts.logger ?? pino({ level: opts.logLevel ?? 'info' });
   const conn = await connect({
@@ -87,7 +105,17 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const store = new KyselyStore(conn.db, conn.dialect);
   // Embedded mode is one process per data folder: whatever a crashed predecessor had claimed is ours now.
   if (conn.dialect === 'sqlite') await store.releaseLeases();
-  const admin = adminTokenFor(dataDir, opts.adminToken);
+  const admin = persistedSecret(
+    dataDir,
+    'admin-token',
+    opts.adminToken,
+    () => `abadmin_${randomBytes(24).toString('base64url')}`,
+  );
+  const secrets = new SecretBox(
+    SecretBox.parseKey(
+      persistedSecret(dataDir, 'secret-key', opts.secretKey, () => randomBytes(32).toString('base64')).value,
+    ),
+  );
   const webhookKeys = await KeyRing.open(store, 'webhook');
   const tokenKeys = await KeyRing.open(store, 'token');
 
@@ -110,11 +138,12 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       callbackTimeoutMs: (opts.callbackTimeoutS ?? 24 * 3600) * 1000,
       ...(opts.pollIntervalMs ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       publicUrl: () => publicUrl,
+      secrets,
     },
     metrics,
   );
   const entities = new EntityService(store, () => engine.wake());
-  const auth = new Authenticator(store, accessTokens, admin.token);
+  const auth = new Authenticator(store, accessTokens, admin.value);
   const server = await buildServer({
     store,
     auth,
@@ -125,6 +154,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     accessTokens,
     publicUrl: () => publicUrl,
     metrics,
+    secrets,
     log,
   });
   const url = (await server.listen({ port, host })).replace('127.0.0.1', 'localhost');
@@ -143,7 +173,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   return {
     url,
     publicUrl,
-    adminToken: admin.token,
+    adminToken: admin.value,
     adminTokenGenerated: admin.generated,
     store,
     server,

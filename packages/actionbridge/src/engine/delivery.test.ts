@@ -200,6 +200,38 @@ for (const backend of BACKENDS)
       assert.equal(rx.received.length, start + 1);
     });
 
+    it('keeps secret options and delivery bodies encrypted at rest', async () => {
+      const { client, id } = await p.newOrg();
+      const { appId } = await installFlow(client, `${rx.url}/at-rest`);
+      const inst = await p.store.getInstallation(id, appId);
+      const stored = inst?.option_values[0]?.options.find((o) => o.key === 'api_key')?.value;
+      assert.match(String(stored), /^enc:v1:/);
+      assert.ok(!JSON.stringify(inst).includes('s3cret'));
+      rx.respond = () => ({ status: 200, body: {} });
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+      const start = rx.received.length;
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      const exec = await finishedExecution(client, entity._id);
+      assert.equal(JSON.parse(rx.received[start]!.body).data.app_options.api_key, 's3cret', 'the app gets it in clear');
+      const [listed] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
+      const row = await p.store.getDelivery(id, listed.id);
+      assert.match(String(row?.request_body), /^enc:v1:/);
+      // Re-installing with the masked value keeps the secret.
+      await client.req('PATCH', `/v1/app/${appId}`, {
+        option_values: [
+          {
+            component_id: 'act',
+            options: [
+              { key: 'threshold', value: 10 },
+              { key: 'api_key', value: '********' },
+            ],
+          },
+        ],
+      });
+      const again = await p.store.getInstallation(id, appId);
+      assert.equal(again?.option_values[0]?.options.find((o) => o.key === 'api_key')?.value, stored);
+    });
+
     it('counts attempts and finished executions in /metrics (Prometheus text)', async () => {
       const r = await fetch(`${p.url}/metrics`);
       assert.equal(r.status, 200);

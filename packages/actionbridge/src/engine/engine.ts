@@ -6,6 +6,7 @@ import { conflict, notFound } from '../http/errors.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Metrics } from '../metrics.js';
+import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import type { Delivery, EntityEvent, EntityItem, ErrorOutput, Execution, ExecutionAction, Flow } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
@@ -28,6 +29,8 @@ export interface EngineOptions {
   callbackTimeoutMs?: number;
   /** The platform's public URL, for `callback_url`. */
   publicUrl: () => string;
+  /** Encrypts delivery bodies at rest and opens secret options. */
+  secrets: SecretBox;
 }
 
 /** Headers an app's component may not set: the platform owns them (SPEC §1). */
@@ -272,13 +275,17 @@ export class Engine {
       app_id,
       component_id,
       url: component.configuration.external_integration_settings.url,
-      request_body: buildPayload({
-        execution: exec,
-        action,
-        component,
-        installation: inst,
-        ...(callback ? { callback } : {}),
-      }),
+      // Sealed at rest: the body carries the installation's secret options.
+      request_body: this.opts.secrets.seal(
+        buildPayload({
+          execution: exec,
+          action,
+          component,
+          installation: inst,
+          box: this.opts.secrets,
+          ...(callback ? { callback } : {}),
+        }),
+      ),
     };
     await tx.insertDelivery(delivery);
     action.delivery_id = delivery.id;
@@ -418,7 +425,8 @@ export class Engine {
         !runningOther(exec, idx)
       ) {
         // The replayed body carries a resume token: let that one work (once) again, and only it.
-        const sent = (JSON.parse(copy.request_body) as { data?: { resume_token?: string } }).data?.resume_token;
+        const body = this.opts.secrets.open(copy.request_body);
+        const sent = (JSON.parse(body) as { data?: { resume_token?: string } }).data?.resume_token;
         if (sent) {
           await tx.revokeResumeTokens(orgId, exec.id, action.id);
           await tx.reopenResumeToken(hashToken(sent));
@@ -463,6 +471,7 @@ export class Engine {
 
   /** Signs and sends one attempt of a delivery, then records it and its consequences in one transaction. */
   private async attempt(d: Delivery): Promise<void> {
+    const body = this.opts.secrets.open(d.request_body);
     const attemptNo = d.attempt_count + 1;
     const startedAt = nowIso();
     const timestamp = Math.floor(Date.now() / 1000);
@@ -479,7 +488,7 @@ export class Engine {
       'webhook-id': d.webhook_id,
       'webhook-timestamp': String(timestamp),
       'webhook-signature': signWebhook(
-        { id: d.webhook_id, timestamp, body: d.request_body },
+        { id: d.webhook_id, timestamp, body },
         {
           ed25519: this.webhookKeys.active().map((k) => k.privateKey),
           hmac: inst?.signing_secret ? [inst.signing_secret] : [],
@@ -502,7 +511,7 @@ export class Engine {
       // The claim's lease covered the default timeout: stretch it so no other worker sends meanwhile.
       await this.store.updateDelivery(d.id, { updated_at: nowIso(), locked_until_ms: Date.now() + timeoutMs + 30_000 });
     }
-    const result = await this.client.send(d.url, headers, d.request_body, timeoutMs);
+    const result = await this.client.send(d.url, headers, body, timeoutMs);
     const verdict = classify(result);
     this.metrics?.attempts.inc({ verdict });
     this.metrics?.attemptSeconds.observe(result.durationMs / 1000);

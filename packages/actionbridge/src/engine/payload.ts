@@ -1,4 +1,5 @@
 import type { CustomActionPayload } from '@actionbridge/app-sdk';
+import { SecretBox } from '../secrets/box.js';
 import type { AppManifest, Execution, ExecutionAction, Installation, ManifestComponent } from '../types.js';
 
 const TRIGGER_SUFFIX = {
@@ -9,9 +10,11 @@ const TRIGGER_SUFFIX = {
 } as const;
 
 /** The option values of one component as `key → value` (secrets included: only ever sent to the app). */
-export function appOptions(inst: Installation, componentId: string): Record<string, unknown> {
+export function appOptions(inst: Installation, componentId: string, box: SecretBox): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const o of inst.option_values.find((v) => v.component_id === componentId)?.options ?? []) out[o.key] = o.value;
+  for (const o of inst.option_values.find((v) => v.component_id === componentId)?.options ?? []) {
+    out[o.key] = SecretBox.isSealed(o.value) ? box.open(o.value) : o.value;
+  }
   return out;
 }
 
@@ -28,6 +31,8 @@ export function buildPayload(args: {
   action: ExecutionAction;
   component: ManifestComponent;
   installation: Installation;
+  /** Opens the installation's sealed secret options. */
+  box: SecretBox;
   callback?: { resume_token: string; callback_url: string };
 }): string {
   const { execution: exec, action, component, installation } = args;
@@ -40,7 +45,7 @@ export function buildPayload(args: {
       entity: exec.entity_snapshot,
       action_config: action.config,
       app_config: component.configuration,
-      app_options: appOptions(installation, component.id),
+      app_options: appOptions(installation, component.id, args.box),
       execution_id: exec.id,
       execution_status: 'in_progress',
       exection_action_id: action.id,

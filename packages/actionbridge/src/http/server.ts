@@ -8,6 +8,7 @@ import type { EntityService } from '../entities/service.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Metrics } from '../metrics.js';
+import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
@@ -30,6 +31,7 @@ export interface Context {
   accessTokens: AccessTokens;
   publicUrl: () => string;
   metrics: Metrics;
+  secrets: SecretBox;
   log: Logger;
 }
 

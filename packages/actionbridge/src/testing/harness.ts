@@ -140,6 +140,7 @@ export async function testPlatform(
     adminToken: 'test-admin-token-0123456789',
     retrySchedule: [0, 0.05, 0.05],
     egressAllow: ['127.0.0.0/8'],
+    secretKey: Buffer.alloc(32, 7).toString('base64'),
     deliveryTimeoutS: 5,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...opts,

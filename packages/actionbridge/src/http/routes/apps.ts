@@ -1,6 +1,7 @@
 import { parseHmacSecret } from '@actionbridge/app-sdk';
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
+import { SecretBox } from '../../secrets/box.js';
 import type { Store } from '../../store/store.js';
 import type { AppManifest, Installation, OptionValues } from '../../types.js';
 import { newUuid, nowIso } from '../../util/ids.js';
@@ -30,6 +31,19 @@ async function manifestOf(store: Store, appId: string, version: number): Promise
   const v = await store.getAppVersion(appId, version);
   if (!v) throw unprocessable(`app ${appId} has no version ${version}`);
   return v.manifest;
+}
+
+/** Seals the values of `secret` options that are not sealed yet (new or changed ones). */
+function sealSecrets(m: AppManifest, values: OptionValues[], box: SecretBox): OptionValues[] {
+  return values.map((cv) => ({
+    component_id: cv.component_id,
+    options: cv.options.map((o) => {
+      const type = m.components.find((c) => c.id === cv.component_id)?.options?.find((d) => d.key === o.key)?.type;
+      return type === 'secret' && typeof o.value === 'string' && o.value !== '' && !SecretBox.isSealed(o.value)
+        ? { key: o.key, value: box.seal(o.value) }
+        : o;
+    }),
+  }));
 }
 
 /** Values sent for the listed components replace theirs; a secret sent back redacted keeps its stored value. */
@@ -119,7 +133,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
         org_id: orgId,
         app_id: a.id,
         version,
-        option_values: values,
+        option_values: sealSecrets(manifest, values, ctx.secrets),
         enabled,
         signing_secret: signingSecret(req.body, prev),
         created_at: prev?.created_at ?? now,
@@ -160,7 +174,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
       const inst: Installation = {
         ...prev,
         version,
-        option_values: values,
+        option_values: sealSecrets(manifest, values, ctx.secrets),
         enabled,
         signing_secret: signingSecret(req.body, prev),
         updated_at: nowIso(),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
+import type { SecretBox } from '../../secrets/box.js';
 import type { Store } from '../../store/store.js';
 import type { Delivery } from '../../types.js';
 import { notFound } from '../errors.js';
@@ -12,8 +13,8 @@ function summary(d: Delivery) {
 }
 
 /** The request body as read APIs show it: the app's secret options are masked. */
-async function redactedBody(store: Store, d: Delivery): Promise<unknown> {
-  const body = JSON.parse(d.request_body) as { data?: { app_options?: Record<string, unknown> } };
+async function redactedBody(store: Store, secrets: SecretBox, d: Delivery): Promise<unknown> {
+  const body = JSON.parse(secrets.open(d.request_body)) as { data?: { app_options?: Record<string, unknown> } };
   const inst = await store.getInstallation(d.org_id, d.app_id);
   const manifest = inst && (await store.getAppVersion(d.app_id, inst.version))?.manifest;
   const options = manifest?.components.find((c) => c.id === d.component_id)?.options ?? [];
@@ -60,6 +61,10 @@ export function deliveryRoutes(app: FastifyInstance, ctx: Context, who: Who): vo
   app.get<{ Params: { id: string } }>('/v1/deliveries/:id', async (req) => {
     const d = await store.getDelivery(requireOrgToken(await who(req)), req.params.id);
     if (!d) throw notFound(`delivery ${req.params.id}`);
-    return { ...summary(d), request_body: await redactedBody(store, d), attempts: await store.listAttempts(d.id) };
+    return {
+      ...summary(d),
+      request_body: await redactedBody(store, ctx.secrets, d),
+      attempts: await store.listAttempts(d.id),
+    };
   });
 }
