@@ -45,8 +45,10 @@ const TIMESTAMP = /^\d{1,12}$/;
 export function parseSignatureHeader(header: string, max: number): SignatureEntries {
   const entries: SignatureEntries = { v1a: [], v1: [] };
   let kept = 0;
-  for (const entry of header.split(/\s+/)) {
+  for (const spaced of header.split(/\s+/)) {
     if (kept >= max) break;
+    const entry = spaced.replace(/,+$/, ''); // "v1a,AAA, v1a,BBB": a repeated header joined by ", "
+
     const comma = entry.indexOf(',');
     if (comma <= 0) continue;
     const version = entry.slice(0, comma);
@@ -102,7 +104,8 @@ export async function verifyRawWebhook(request: RawWebhook, options: ResolvedVer
   const { headers } = request;
   const id = getHeader(headers, HEADER.id);
   const ts = getHeader(headers, HEADER.timestamp)?.trim();
-  const signatureHeader = getHeader(headers, HEADER.signature);
+  // Repeated signature headers all count (Node and Fetch join them with ", "; arrays are joined).
+  const signatureHeader = getHeader(headers, HEADER.signature, true);
   if (!id || !ts || !signatureHeader?.trim()) {
     const missing = [
       id ? undefined : HEADER.id,

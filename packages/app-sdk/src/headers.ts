@@ -27,22 +27,32 @@ function first(value: HeaderValue | unknown): string | undefined {
   return undefined;
 }
 
+function joined(value: HeaderValue | unknown): string | undefined {
+  if (Array.isArray(value)) {
+    const parts = value.map(first).filter((v): v is string => v !== undefined);
+    return parts.length ? parts.join(' ') : undefined;
+  }
+  return first(value);
+}
+
 /**
  * Reads one header, case-insensitively, from any {@link HeaderBag}. Array values (repeated headers)
- * give their first element. Returns `undefined` when the header is absent.
+ * give their first element, or with `all` every element joined by a space (for list-valued headers
+ * such as `webhook-signature`). Returns `undefined` when the header is absent.
  *
  * This is the SDK's one header lookup; every verify function and adapter goes through it.
  */
-export function getHeader(headers: HeaderBag | null | undefined, name: string): string | undefined {
+export function getHeader(headers: HeaderBag | null | undefined, name: string, all = false): string | undefined {
   if (headers === null || headers === undefined || typeof headers !== 'object') return undefined;
+  const pick = all ? joined : first;
   const lower = name.toLowerCase();
   if (typeof (headers as HeaderGetter).get === 'function') {
-    return first((headers as HeaderGetter).get(lower)) ?? undefined;
+    return pick((headers as HeaderGetter).get(lower)) ?? undefined;
   }
   const record = headers as Readonly<Record<string, HeaderValue>>;
-  if (Object.hasOwn(record, lower)) return first(record[lower]);
+  if (Object.hasOwn(record, lower)) return pick(record[lower]);
   for (const key of Object.keys(record)) {
-    if (key.length === lower.length && key.toLowerCase() === lower) return first(record[key]);
+    if (key.length === lower.length && key.toLowerCase() === lower) return pick(record[key]);
   }
   return undefined;
 }

@@ -36,6 +36,8 @@ async function rejectsWith(promise: Promise<unknown>, code: SignatureErrorCode):
   assert.fail(`expected a SignatureError ${code}, but it verified`);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('key rotation', () => {
   test('a switched key is followed with one refetch; another unknown key within the window is not', async () => {
     const [oldKey, newKey, unknownKey] = [generateTestKeyPair(), generateTestKeyPair(), generateTestKeyPair()];
@@ -77,14 +79,28 @@ describe('key rotation', () => {
     assert.equal(server.requests, 2);
   });
 
-  test('keyRefreshIntervalSeconds: 0 refetches on every miss', async () => {
+  test('a short keyRefreshIntervalSeconds refetches on a miss once the interval has passed', async () => {
     const [key, unknownKey] = [generateTestKeyPair(), generateTestKeyPair()];
     const server = await serve([key]);
-    const verifier = createVerifier({ publicKeyUrl: server.url, keyRefreshIntervalSeconds: 0 });
+    const verifier = createVerifier({ publicKeyUrl: server.url, keyRefreshIntervalSeconds: 0.1 });
     await verifier.verifyWebhook(signedBy(key));
+    await sleep(150);
     await rejectsWith(verifier.verifyWebhook(signedBy(unknownKey)), 'no_valid_signature');
+    await sleep(150);
     await rejectsWith(verifier.verifyWebhook(signedBy(unknownKey)), 'no_valid_signature');
     assert.equal(server.requests, 3);
+  });
+
+  test('refresh settings below 0.1 s are refused (they would turn junk traffic into key fetches)', () => {
+    assert.throws(
+      () => createVerifier({ publicKeyUrl: 'http://localhost:1/k', keyRefreshIntervalSeconds: 0 }),
+      /at least 0.1/,
+    );
+    assert.throws(
+      () => createVerifier({ publicKeyUrl: 'http://localhost:1/k', keyCacheTtlSeconds: 0 }),
+      /at least 0.1/,
+    );
+    assert.throws(() => createVerifier({ publicKeyUrl: 'http://keys.example.com/k' }), /must use https/);
   });
 
   test('a junk signature on first use costs one fetch, not two', async () => {
@@ -106,19 +122,25 @@ describe('key URL failures', () => {
     const key = generateTestKeyPair();
     const server = await serve([key]);
     server.fail(503);
-    const verifier = createVerifier({ publicKeyUrl: server.url, keyRefreshIntervalSeconds: 0 });
+    const verifier = createVerifier({ publicKeyUrl: server.url, keyRefreshIntervalSeconds: 0.1 });
     const error = await rejectsWith(verifier.verifyWebhook(signedBy(key)), 'key_unavailable');
     assert.match(error.message, /could not be fetched: GET .* answered 503/);
     server.fail(undefined);
+    await sleep(150);
     await verifier.verifyWebhook(signedBy(key));
   });
 
   test('a failing refetch keeps the keys already cached', async () => {
     const key = generateTestKeyPair();
     const server = await serve([key]);
-    const verifier = createVerifier({ publicKeyUrl: server.url, keyCacheTtlSeconds: 0, keyRefreshIntervalSeconds: 0 });
+    const verifier = createVerifier({
+      publicKeyUrl: server.url,
+      keyCacheTtlSeconds: 0.1,
+      keyRefreshIntervalSeconds: 0.1,
+    });
     await verifier.verifyWebhook(signedBy(key));
     server.fail(500);
+    await sleep(150);
     await verifier.verifyWebhook(signedBy(key));
     await verifier.verifyWebhook(signedBy(key));
     await rejectsWith(verifier.verifyWebhook(signedBy(generateTestKeyPair())), 'no_valid_signature');

@@ -165,6 +165,7 @@ export class KeySource {
   async #fetchKeys(): Promise<TrustedKey[]> {
     const response = await fetch(this.url, {
       headers: { accept: 'application/json' },
+      redirect: 'error', // a redirect could hand key selection to another host
       signal: AbortSignal.timeout(this.settings.timeoutMs),
     });
     if (!response.ok) {

@@ -91,3 +91,10 @@ function generateRsaPem(): string {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
   return publicKey.export({ format: 'pem', type: 'spki' }).toString();
 }
+
+describe('private keys are never trusted keys', () => {
+  test('a private KeyObject is refused like a private PEM', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    assert.throws(() => resolveVerifyOptions({ publicKey: privateKey }), /private key/);
+  });
+});

@@ -1,4 +1,4 @@
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { KeySource, type TrustedKey, trustedKey } from './key-source.js';
 import { parseHmacSecret, parsePublicKey } from './keys.js';
 
@@ -146,7 +146,10 @@ function parseKeyString(text: string, where: string): TrustedKey[] {
 function parseKeyObject(key: KeyObject, where: string): TrustedKey {
   const cached = objectKeyCache.get(key);
   if (cached) return cached;
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  if (key.type === 'private') {
+    throw new TypeError(`${where}: got a private key; pass the public key (createPublicKey(privateKey))`);
+  }
+  const pub = key;
   if (pub.type !== 'public' || pub.asymmetricKeyType !== 'ed25519') {
     throw new TypeError(`${where}: expected an Ed25519 public key, got ${pub.type} ${pub.asymmetricKeyType ?? ''}`);
   }
@@ -235,6 +238,11 @@ function normaliseUrl(value: unknown, where: string): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TypeError(`${where} must use http or https, got ${url.protocol}`);
   }
+  // Whoever answers the key URL decides which signatures verify: plain http only on this machine.
+  const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
+  if (url.protocol === 'http:' && !loopback) {
+    throw new TypeError(`${where} must use https (plain http is allowed only for localhost), got ${url.href}`);
+  }
   return url.href;
 }
 
@@ -271,6 +279,9 @@ export function resolveVerifyOptions(options: VerifyOptions | undefined, ownSour
     DEFAULTS.keyRefreshIntervalSeconds,
   );
   const ttl = nonNegative(opts.keyCacheTtlSeconds, 'keyCacheTtlSeconds', DEFAULTS.keyCacheTtlSeconds);
+  // At 0, every junk signature (or every request) would be a key fetch: at most 10 per second.
+  if (refresh < 0.1) throw new TypeError('options.keyRefreshIntervalSeconds must be at least 0.1');
+  if (ttl < 0.1) throw new TypeError('options.keyCacheTtlSeconds must be at least 0.1');
   const timeout = nonNegative(opts.keyFetchTimeoutMs, 'keyFetchTimeoutMs', DEFAULTS.keyFetchTimeoutMs);
   if (timeout === 0) throw new TypeError('options.keyFetchTimeoutMs must be greater than 0');
   const maxSignatures = nonNegative(opts.maxSignatures, 'maxSignatures', DEFAULTS.maxSignatures, true);

@@ -226,3 +226,18 @@ describe('createVerifier', () => {
     assert.equal((await verifier.verifyWebhook(signed)).id, signed.id);
   });
 });
+
+describe('repeated webhook-signature headers', () => {
+  test('every value counts, joined by Node/Fetch (", ") or given as an array', async () => {
+    const signed = kit.sign();
+    const valid = String(signed.headers['webhook-signature']);
+    const junk = 'v1a,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==';
+    for (const header of [`${junk}, ${valid}`, [junk, valid]]) {
+      const payload = await verifyCustomAction(
+        { headers: { ...signed.headers, 'webhook-signature': header }, body: signed.body },
+        kit.verifyOptions,
+      );
+      assert.equal(payload.type, 'external_integration');
+    }
+  });
+});

@@ -38,8 +38,8 @@ export interface ExpressResponseLike {
  * For `express.json({ verify: captureRawBody })`: keeps the exact bytes in `req.rawBody` next to
  * the parsed `req.body`, so both your other routes and the signature check are served.
  */
-export function captureRawBody(req: { rawBody?: RawBody | undefined }, _res: unknown, buf: Buffer): void {
-  req.rawBody = buf;
+export function captureRawBody(req: object, _res: unknown, buf: Buffer): void {
+  (req as { rawBody?: RawBody }).rawBody = buf;
 }
 
 /**

@@ -150,3 +150,36 @@ describe('fastify: a real Fastify instance', () => {
     }
   });
 });
+
+describe('fastify: addRawBodyParser keeps Fastify’s JSON protections', () => {
+  test('prototype poisoning and empty bodies are 400 on every route', async () => {
+    const app = Fastify();
+    try {
+      addRawBodyParser(app);
+      app.post('/other', async () => ({ ok: true }));
+      const poisoned = await app.inject({
+        method: 'POST',
+        url: '/other',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"__proto__":{"admin":true}}',
+      });
+      assert.equal(poisoned.statusCode, 400);
+      const empty = await app.inject({
+        method: 'POST',
+        url: '/other',
+        headers: { 'content-type': 'application/json' },
+        payload: '',
+      });
+      assert.equal(empty.statusCode, 400);
+      const fine = await app.inject({
+        method: 'POST',
+        url: '/other',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"a":1}',
+      });
+      assert.equal(fine.statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -65,15 +65,29 @@ export type ParserDone = (error: Error | null, body?: unknown) => void;
 export function rawJsonBodyParser(request: object, body: Buffer | string, done: ParserDone): void {
   (request as { rawBody?: RawBody }).rawBody = body;
   if (body.length === 0) {
-    done(null, undefined);
+    done(
+      Object.assign(new Error('the body is empty but content-type is application/json'), { statusCode: 400 }),
+      undefined,
+    );
     return;
   }
   try {
-    done(null, JSON.parse(typeof body === 'string' ? body : body.toString('utf8')));
+    done(null, JSON.parse(typeof body === 'string' ? body : body.toString('utf8'), refusePoisoning));
   } catch (error) {
     Object.assign(error as Error, { statusCode: 400 });
     done(error as Error, undefined);
   }
+}
+
+/** The same guard as Fastify's own JSON parser: `__proto__` and `constructor.prototype` keys are refused. */
+function refusePoisoning(key: string, value: unknown): unknown {
+  if (
+    key === '__proto__' ||
+    (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value)
+  ) {
+    throw new SyntaxError(`the body has a forbidden "${key}" key (prototype poisoning)`);
+  }
+  return value;
 }
 
 /**
@@ -91,7 +105,8 @@ export function addRawBodyParser(fastify: FastifyInstanceLike, contentType = 'ap
 
 async function rawBodyOf(request: FastifyRequestLike, limit: number): Promise<RawBody> {
   if (isRawBody(request.rawBody)) return request.rawBody;
-  if (isRawBody(request.body)) return request.body;
+  // Not `request.body`, even as a string: Fastify may have parsed a JSON string into one, and those
+  // are not the bytes that were signed. `addRawBodyParser` keeps the real ones.
   if (request.body !== undefined && request.body !== null) throw parsedBodyError('verifyRequest (fastify)');
   if (request.raw && request.raw.readableEnded !== true) return readStream(request.raw, limit);
   throw parsedBodyError('verifyRequest (fastify)');
@@ -103,10 +118,17 @@ async function rawBodyOf(request: FastifyRequestLike, limit: number): Promise<Ra
  */
 export async function verifyRequest<P extends AnyCustomActionPayload = CustomActionPayload>(
   request: FastifyRequestLike,
-  options?: VerifyOptions,
+  options?: VerifyOptions & {
+    /**
+     * Largest body read from the stream, in bytes (without `addRawBodyParser`).
+     * @default 5242880 (5 MiB)
+     */
+    maxBodyBytes?: number;
+  },
 ): Promise<P> {
-  const resolved = resolveVerifyOptions(options);
-  const body = await rawBodyOf(request, DEFAULT_MAX_BODY_BYTES);
+  const { maxBodyBytes = DEFAULT_MAX_BODY_BYTES, ...verifyOptions } = options ?? {};
+  const resolved = resolveVerifyOptions(verifyOptions);
+  const body = await rawBodyOf(request, maxBodyBytes);
   return parseCustomActionPayload<P>(await verifyRawWebhook({ headers: request.headers, body }, resolved));
 }
 
@@ -124,6 +146,6 @@ export function customActionHandler<P extends AnyCustomActionPayload = CustomAct
       async () => ({ headers: request.headers, body: await rawBodyOf(request, prepared.maxBodyBytes) }),
       request,
     );
-    return reply.code(outcome.status).header('content-type', 'application/json').send(JSON.stringify(outcome.body));
+    return reply.code(outcome.status).header('content-type', 'application/json').send(outcome.json);
   };
 }

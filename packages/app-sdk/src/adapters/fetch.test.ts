@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CustomActionError, SignatureError } from '../errors.js';
+import { BodyTooLargeError, CustomActionError, SignatureError } from '../errors.js';
 import { createTestKit, toFetchRequest } from '../testing/index.js';
 import { customActionHandler, verifyRequest } from './fetch.js';
 
@@ -66,5 +66,27 @@ describe('fetch: customActionHandler returns a Response', () => {
   test('a Hono-style route: (c) => handle(c.req.raw)', async () => {
     const c = { req: { raw: toFetchRequest(kit.sign()) } };
     assert.equal((await handle(c.req.raw)).status, 200);
+  });
+});
+
+describe('fetch: body limits', () => {
+  test('a chunked body over maxBodyBytes is cut off while streaming, not buffered whole', async () => {
+    const kit2 = createTestKit();
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        if (pulled > 1000) return controller.close();
+        controller.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    const request = new Request('http://localhost/action', {
+      method: 'POST',
+      headers: kit2.sign().headers as Record<string, string>,
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    await assert.rejects(verifyRequest(request, { ...kit2.verifyOptions, maxBodyBytes: 1024 }), BodyTooLargeError);
+    assert.ok(pulled < 10, `read ${pulled} chunks of 64 KiB before refusing`);
   });
 });

@@ -11,6 +11,7 @@
  * app.post('/action', (c) => handle(c.req.raw));
  */
 
+import { DEFAULT_MAX_BODY_BYTES } from '../body.js';
 import { verifyRawWebhook } from '../core.js';
 import { BodyTooLargeError } from '../errors.js';
 import { getHeader, type HeaderGetter } from '../headers.js';
@@ -25,6 +26,8 @@ export type { CustomActionHandler, HandlerContext, HandlerOptions } from './shar
 export interface FetchRequestLike {
   headers: HeaderGetter;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** The body stream: read chunk by chunk, so a body over the limit is cut off, not buffered. */
+  body?: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } } | null;
   bodyUsed?: boolean;
 }
 
@@ -36,9 +39,33 @@ async function bodyOf(request: FetchRequestLike, limit: number): Promise<ArrayBu
   }
   const declared = Number(getHeader(request.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit);
-  const body = await request.arrayBuffer();
-  if (body.byteLength > limit) throw new BodyTooLargeError(limit);
-  return body;
+  if (!request.body) {
+    const body = await request.arrayBuffer();
+    if (body.byteLength > limit) throw new BodyTooLargeError(limit);
+    return body;
+  }
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!value) continue;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new BodyTooLargeError(limit);
+    }
+    chunks.push(value);
+  }
+  // No Buffer here: this adapter also runs where Node's globals do not (Workers, Deno).
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out.buffer;
 }
 
 /**
@@ -47,10 +74,17 @@ async function bodyOf(request: FetchRequestLike, limit: number): Promise<ArrayBu
  */
 export async function verifyRequest<P extends AnyCustomActionPayload = CustomActionPayload>(
   request: FetchRequestLike,
-  options?: VerifyOptions,
+  options?: VerifyOptions & {
+    /**
+     * Largest body read, in bytes; larger fails with `BodyTooLargeError`.
+     * @default 5242880 (5 MiB)
+     */
+    maxBodyBytes?: number;
+  },
 ): Promise<P> {
-  const resolved = resolveVerifyOptions(options);
-  const body = await bodyOf(request, Number.MAX_SAFE_INTEGER);
+  const { maxBodyBytes = DEFAULT_MAX_BODY_BYTES, ...verifyOptions } = options ?? {};
+  const resolved = resolveVerifyOptions(verifyOptions);
+  const body = await bodyOf(request, maxBodyBytes);
   return parseCustomActionPayload<P>(await verifyRawWebhook({ headers: request.headers, body }, resolved));
 }
 

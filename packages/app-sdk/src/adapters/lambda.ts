@@ -90,7 +90,7 @@ export function customActionHandler<P extends AnyCustomActionPayload = CustomAct
     return {
       statusCode: outcome.status,
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(outcome.body),
+      body: outcome.json,
       isBase64Encoded: false,
     };
   };

@@ -162,3 +162,33 @@ describe('node: readRawBody', () => {
     await assert.rejects(readRawBody(empty, { maxBodyBytes: 0 }), TypeError);
   });
 });
+
+describe('node: answers that keep the platform right', () => {
+  test('a key URL that is down answers 503 (retried), not 401 (failed for good)', async () => {
+    const down = await listen((_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    });
+    const url = await listen(customActionHandler(() => ({}), { publicKeyUrl: down, onError: () => {} }));
+    const r = await post(url, createTestKit().sign());
+    assert.equal(r.status, 503);
+    assert.equal((r.body as { code: string }).code, 'key_unavailable');
+  });
+
+  test('a result JSON cannot express is a 500 and reported, not a crash', async () => {
+    const errors: unknown[] = [];
+    const url = await listen(
+      customActionHandler(() => ({ n: 1n }), { ...kit.verifyOptions, onError: (e) => errors.push(e) }),
+    );
+    const r = await post(url, kit.sign());
+    assert.equal(r.status, 500);
+    assert.equal(errors.length, 1);
+  });
+
+  test('with dedupe, a handler that returns nothing answers {} both times', async () => {
+    const url = await listen(customActionHandler(() => undefined, { ...kit.verifyOptions, dedupe: true }));
+    const signed = kit.sign();
+    assert.deepEqual(await post(url, signed), { status: 200, body: {} });
+    assert.deepEqual(await post(url, signed), { status: 200, body: {} });
+  });
+});

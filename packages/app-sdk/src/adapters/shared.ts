@@ -58,6 +58,8 @@ export interface HandlerOptions extends VerifyOptions {
 export interface Outcome {
   status: number;
   body: unknown;
+  /** `body` as JSON text. */
+  json: string;
 }
 
 /** A handler prepared by {@link prepareHandler}. */
@@ -67,6 +69,8 @@ export interface PreparedHandler<TRequest> {
   readonly onError: (error: unknown) => void;
   /** Verifies, dedupes and runs the handler; never throws. */
   run(getRaw: () => RawWebhook | Promise<RawWebhook>, request: TRequest): Promise<Outcome>;
+  /** `run` before serialisation. */
+  answer(getRaw: () => RawWebhook | Promise<RawWebhook>, request: TRequest): Promise<Omit<Outcome, 'json'>>;
 }
 
 function toDeduplicator(value: HandlerOptions['dedupe']): Deduplicator | undefined {
@@ -105,7 +109,7 @@ export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload
   const verifier = createVerifier(verifyOptions);
   const deduplicator = toDeduplicator(dedupe);
   const report = onError ?? ((error: unknown) => console.error(`${where}:`, error));
-  const internal = (error: unknown): Outcome => {
+  const internal = (error: unknown): Omit<Outcome, 'json'> => {
     try {
       report(error);
     } catch {
@@ -119,6 +123,17 @@ export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload
     maxBodyBytes: limit,
     onError: report,
     async run(getRaw, request) {
+      const answer = await this.answer(getRaw, request);
+      // Serialised here, inside the never-throws contract: a result JSON cannot express
+      // (a BigInt, a cycle) becomes a 500 instead of an unhandled rejection in the adapter.
+      try {
+        return { ...answer, json: JSON.stringify(answer.body) ?? '{}' };
+      } catch (error) {
+        const failed = internal(error);
+        return { ...failed, json: JSON.stringify(failed.body) };
+      }
+    },
+    async answer(getRaw, request) {
       let raw: RawWebhook;
       let payload: TPayload;
       let context: HandlerContext<TRequest>;
@@ -140,13 +155,15 @@ export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload
         };
       } catch (error) {
         if (error instanceof SignatureError) {
-          return { status: 401, body: { error_reason: `invalid signature: ${error.message}`, code: error.code } };
+          // Keys could not be had (key URL down): not the request's fault, so the platform should retry.
+          const status = error.code === 'key_unavailable' ? 503 : 401;
+          return { status, body: { error_reason: `invalid signature: ${error.message}`, code: error.code } };
         }
         if (error instanceof BodyTooLargeError) return { status: 413, body: { error_reason: error.message } };
         return internal(error);
       }
 
-      const work = () => handler(payload, context);
+      const work = async () => (await handler(payload, context)) ?? {};
       try {
         if (deduplicator) {
           const result = await deduplicator.run(context.webhookId, work);
@@ -166,7 +183,7 @@ export function prepareHandler<TRequest, TPayload extends AnyCustomActionPayload
   };
 }
 
-/** The JSON text of an outcome's body. */
+/** The JSON text of an outcome's body (already serialised by `run`, which never throws). */
 export function outcomeJson(outcome: Outcome): string {
-  return JSON.stringify(outcome.body);
+  return outcome.json;
 }
