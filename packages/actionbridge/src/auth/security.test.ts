@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { KeyRing } from '../keys/keyring.js';
-import { BACKENDS, installFlow, manifest, Receiver, type TestPlatform, testPlatform } from '../testing/harness.js';
+import {
+  BACKENDS,
+  installFlow,
+  manifest,
+  type Receiver,
+  type TestPlatform,
+  useTestPlatform,
+} from '../testing/harness.js';
 
 /** Gets a real app access token by letting a flow deliver to a receiver. */
 async function appToken(p: TestPlatform, rx: Receiver, m?: Record<string, unknown>) {
@@ -18,19 +25,10 @@ async function appToken(p: TestPlatform, rx: Receiver, m?: Record<string, unknow
 
 for (const backend of BACKENDS)
   describe(`access tokens and grants (${backend})`, () => {
-    let p: TestPlatform;
-    let rx: Receiver;
-    before(async () => {
-      p = await testPlatform({ backend });
-      rx = await new Receiver().start();
-    });
-    after(async () => {
-      await rx.close();
-      await p.stop();
-    });
+    const env = useTestPlatform({ backend });
 
     it('lets the app token read and edit what its grants allow', async () => {
-      const { org, entity, token } = await appToken(p, rx);
+      const { org, entity, token } = await appToken(env.p, env.rx);
       const app = org.client.as(token);
       assert.equal((await app.req('GET', `/v1/entity/opportunity/${entity._id}`)).status, 200);
       const patched = await app.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { score: 3 });
@@ -39,8 +37,8 @@ for (const backend of BACKENDS)
     });
 
     it('answers 404 for another org’s entity, exactly as for a missing one', async () => {
-      const { token } = await appToken(p, rx);
-      const other = await p.newOrg('other');
+      const { token } = await appToken(env.p, env.rx);
+      const other = await env.p.newOrg('other');
       const theirs = (await other.client.req('POST', '/v1/entity/opportunity', { name: 'Theirs' })).body;
       const app = other.client.as(token);
       const r = await app.req('GET', `/v1/entity/opportunity/${theirs._id}`);
@@ -56,12 +54,12 @@ for (const backend of BACKENDS)
       const search = await app.req('POST', '/v1/entity:search', { q: '*' });
       assert.ok(search.body.results.every((e: { _org: string }) => e._org !== other.id));
       // An org token is just as blind to other orgs.
-      const mine = await p.newOrg('third');
+      const mine = await env.p.newOrg('third');
       assert.equal((await mine.client.req('GET', `/v1/entity/opportunity/${theirs._id}`)).status, 404);
     });
 
     it('answers 403 where the grant is missing, and filters search to what it may view', async () => {
-      const { org, token } = await appToken(p, rx);
+      const { org, token } = await appToken(env.p, env.rx);
       const contact = (await org.client.req('POST', '/v1/entity/contact', { name: 'Ann' })).body;
       const app = org.client.as(token);
       const r = await app.req('GET', `/v1/entity/contact/${contact._id}`);
@@ -75,18 +73,18 @@ for (const backend of BACKENDS)
     });
 
     it('honours an explicit deny over an allow', async () => {
-      const m = manifest(`${rx.url}/t`, {
+      const m = manifest(`${env.rx.url}/t`, {
         permissions: [{ action: 'entity:*' }, { action: 'entity:edit', resource: 'opportunity', effect: 'deny' }],
       });
-      const { entity, token, org } = await appToken(p, rx, m);
+      const { entity, token, org } = await appToken(env.p, env.rx, m);
       const app = org.client.as(token);
       assert.equal((await app.req('GET', `/v1/entity/opportunity/${entity._id}`)).status, 200);
       assert.equal((await app.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { x: 1 })).status, 403);
     });
 
     it('refuses expired, forged and tampered tokens with 401', async () => {
-      const { entity, token, org } = await appToken(p, rx);
-      const ring = await KeyRing.open(p.store, 'token');
+      const { entity, token, org } = await appToken(env.p, env.rx);
+      const ring = await KeyRing.open(env.p.store, 'token');
       const key = ring.primary();
       const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
       const now = Math.floor(Date.now() / 1000);
@@ -112,16 +110,16 @@ for (const backend of BACKENDS)
     });
 
     it('stops honouring a token once the app is uninstalled', async () => {
-      const { entity, token, org, appId } = await appToken(p, rx);
+      const { entity, token, org, appId } = await appToken(env.p, env.rx);
       assert.equal((await org.client.req('DELETE', `/v1/app/${appId}`)).status, 204);
       assert.equal((await org.client.as(token).req('GET', `/v1/entity/opportunity/${entity._id}`)).status, 403);
     });
 
     it('keeps admin-only routes for the admin', async () => {
-      const org = await p.newOrg();
+      const org = await env.p.newOrg();
       assert.equal((await org.client.req('POST', '/v1/orgs', { name: 'x' })).status, 403);
       assert.equal((await org.client.req('POST', '/v1/keys/rotate')).status, 403);
-      const other = await p.newOrg();
+      const other = await env.p.newOrg();
       assert.equal(
         (await org.client.req('POST', `/v1/orgs/${other.id}/tokens`, { name: 'x', role: 'owner' })).status,
         404,

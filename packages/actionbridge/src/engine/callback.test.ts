@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { BACKENDS, Client, installFlow, Receiver, type TestPlatform, testPlatform, until } from '../testing/harness.js';
+import { describe, it } from 'node:test';
+import {
+  BACKENDS,
+  Client,
+  installFlow,
+  type Receiver,
+  testPlatform,
+  until,
+  useTestPlatform,
+} from '../testing/harness.js';
 
 async function pausedExecution(rx: Receiver, client: Client) {
   await installFlow(client, `${rx.url}/cb`, {
@@ -24,27 +32,18 @@ async function pausedExecution(rx: Receiver, client: Client) {
 
 for (const backend of BACKENDS)
   describe(`wait_for_callback (${backend})`, () => {
-    let p: TestPlatform;
-    let rx: Receiver;
-    before(async () => {
-      p = await testPlatform({ backend });
-      rx = await new Receiver().start();
-    });
-    after(async () => {
-      await rx.close();
-      await p.stop();
-    });
+    const env = useTestPlatform({ backend });
 
     it('pauses after a 2xx, resumes once with the callback, then runs the next action', async () => {
-      const { client } = await p.newOrg();
-      const { payload, exec, start } = await pausedExecution(rx, client);
+      const { client } = await env.p.newOrg();
+      const { payload, exec, start } = await pausedExecution(env.rx, client);
       assert.match(payload.data.resume_token, /^rt_/);
-      assert.equal(payload.data.callback_url, `${p.publicUrl}/v1/automation/public/executions:resume`);
+      assert.equal(payload.data.callback_url, `${env.p.publicUrl}/v1/automation/public/executions:resume`);
       assert.equal(exec.actions[0].execution_status, 'paused');
       assert.equal(exec.actions[1].execution_status, 'pending');
 
-      rx.respond = () => ({ status: 200, body: { next: true } });
-      const anon = new Client(p.url);
+      env.rx.respond = () => ({ status: 200, body: { next: true } });
+      const anon = new Client(env.p.url);
       const resumed = await anon.req('POST', '/v1/automation/public/executions:resume', {
         resume_token: payload.data.resume_token,
         outputs: { approved: true },
@@ -57,7 +56,7 @@ for (const backend of BACKENDS)
       });
       assert.equal(again.status, 409, 'a token works once');
 
-      await rx.waitFor(start + 2);
+      await env.rx.waitFor(start + 2);
       const done = await until(async () => {
         const e = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
         return e.execution_status === 'success' ? e : undefined;
@@ -66,9 +65,9 @@ for (const backend of BACKENDS)
     });
 
     it('fails the action with the app’s reason when the callback says failed', async () => {
-      const { client } = await p.newOrg();
-      const { payload, exec } = await pausedExecution(rx, client);
-      const r = await new Client(p.url).req('POST', '/v1/automation/public/executions:resume', {
+      const { client } = await env.p.newOrg();
+      const { payload, exec } = await pausedExecution(env.rx, client);
+      const r = await new Client(env.p.url).req('POST', '/v1/automation/public/executions:resume', {
         resume_token: payload.data.resume_token,
         status: 'failed',
         error_reason: 'manual review rejected',
@@ -87,7 +86,7 @@ for (const backend of BACKENDS)
       const quick = await testPlatform({ backend, callbackTimeoutS: 1 });
       try {
         const { client } = await quick.newOrg();
-        const { payload, exec } = await pausedExecution(rx, client);
+        const { payload, exec } = await pausedExecution(env.rx, client);
         const e = await until(
           async () => {
             const x = (await client.req('GET', `/v1/automation/executions/${exec.id}`)).body;
@@ -107,7 +106,7 @@ for (const backend of BACKENDS)
     });
 
     it('refuses unknown tokens and malformed bodies', async () => {
-      const anon = new Client(p.url);
+      const anon = new Client(env.p.url);
       assert.equal(
         (await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: 'rt_nope' })).status,
         409,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { signedContent, signWebhook } from '@actionbridge/app-sdk';
 import {
   BACKENDS,
@@ -8,38 +8,29 @@ import {
   installFlow,
   manifest,
   Receiver,
-  type TestPlatform,
   testPlatform,
   until,
+  useTestPlatform,
 } from '../testing/harness.js';
 import { EgressPolicy, parseCidrs } from './egress.js';
 
 for (const backend of BACKENDS)
   describe(`delivery of a custom action (${backend})`, () => {
-    let p: TestPlatform;
-    let rx: Receiver;
-    before(async () => {
-      p = await testPlatform({ backend });
-      rx = await new Receiver().start();
-    });
-    after(async () => {
-      await rx.close();
-      await p.stop();
-    });
+    const env = useTestPlatform({ backend });
 
     it('sends the SPEC §1 request, signed with the platform key, and records success with outputs', async () => {
-      const { client } = await p.newOrg();
-      const { appId, flow } = await installFlow(client, `${rx.url}/hook`);
-      rx.respond = () => ({ status: 200, body: { score: 700 } });
+      const { client } = await env.p.newOrg();
+      const { appId, flow } = await installFlow(client, `${env.rx.url}/hook`);
+      env.rx.respond = () => ({ status: 200, body: { score: 700 } });
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal', amount: 5 })).body;
-      const start = rx.received.length;
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 6 });
       const exec = await finishedExecution(client, entity._id);
       assert.equal(exec.execution_status, 'success');
       assert.deepEqual(exec.actions[0].outputs, { score: 700 });
       assert.equal(exec.flow_id, flow.id);
 
-      const r = rx.received[start]!;
+      const r = env.rx.received[start]!;
       assert.equal(r.url, '/hook');
       assert.equal(r.headers['content-type'], 'application/json');
       assert.match(r.headers['user-agent'] ?? '', /^ActionBridge\//);
@@ -47,7 +38,7 @@ for (const backend of BACKENDS)
       const ts = Number(r.headers['webhook-timestamp']);
       assert.ok(Math.abs(ts - Date.now() / 1000) < 5);
 
-      const { public_key } = (await p.admin.req('GET', '/v1/public/.well-known/public-key')).body;
+      const { public_key } = (await env.p.admin.req('GET', '/v1/public/.well-known/public-key')).body;
       const sig = String(r.headers['webhook-signature']).split(' ')[0]!;
       assert.match(sig, /^v1a,/);
       const content = signedContent({ id: String(r.headers['webhook-id']), timestamp: ts, body: r.body });
@@ -82,16 +73,16 @@ for (const backend of BACKENDS)
     });
 
     it('retries 503 and a network error with the same webhook-id and body, then succeeds', async () => {
-      const { client } = await p.newOrg();
-      await installFlow(client, `${rx.url}/flaky`);
+      const { client } = await env.p.newOrg();
+      await installFlow(client, `${env.rx.url}/flaky`);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-      const start = rx.received.length;
-      rx.respond = (_r, n) =>
+      const start = env.rx.received.length;
+      env.rx.respond = (_r, n) =>
         n === start + 1 ? { status: 503, body: { message: 'busy' } } : { status: 200, body: { done: true } };
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
       assert.equal(exec.execution_status, 'success');
-      const [a, b] = rx.received.slice(start);
+      const [a, b] = env.rx.received.slice(start);
       assert.equal(a!.headers['webhook-id'], b!.headers['webhook-id']);
       assert.equal(a!.body, b!.body);
       const list = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body;
@@ -109,16 +100,16 @@ for (const backend of BACKENDS)
     });
 
     it('fails for good on a 4xx, with the body’s error_reason, and skips the remaining actions', async () => {
-      const { client } = await p.newOrg();
-      await installFlow(client, `${rx.url}/reject`, {
+      const { client } = await env.p.newOrg();
+      await installFlow(client, `${env.rx.url}/reject`, {
         actions: [
           { name: 'One', type: 'custom-action', config: {} },
           { name: 'Two', type: 'custom-action', config: {} },
         ],
       });
-      rx.respond = () => ({ status: 422, body: { error_reason: 'customer unknown' } });
+      env.rx.respond = () => ({ status: 422, body: { error_reason: 'customer unknown' } });
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-      const start = rx.received.length;
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
       assert.equal(exec.execution_status, 'failed');
@@ -127,20 +118,20 @@ for (const backend of BACKENDS)
         error_reason: 'customer unknown',
       });
       assert.equal(exec.actions[1].execution_status, 'skipped');
-      assert.equal(rx.received.length - start, 1, '4xx is not retried');
+      assert.equal(env.rx.received.length - start, 1, '4xx is not retried');
     });
 
     it('goes on past a failed action with allow_failure, and gives up after the schedule with HTTP <status>', async () => {
-      const { client } = await p.newOrg();
-      await installFlow(client, `${rx.url}/down`, {
+      const { client } = await env.p.newOrg();
+      await installFlow(client, `${env.rx.url}/down`, {
         actions: [
           { name: 'One', type: 'custom-action', allow_failure: true, config: {} },
           { name: 'Two', type: 'custom-action', config: {} },
         ],
       });
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-      const start = rx.received.length;
-      rx.respond = (_r, n) =>
+      const start = env.rx.received.length;
+      env.rx.respond = (_r, n) =>
         n <= start + 3 ? { status: 500, body: 'oops' } : { status: 200, body: { second: true } };
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
@@ -148,15 +139,15 @@ for (const backend of BACKENDS)
       assert.equal(exec.actions[0].execution_status, 'failed');
       assert.deepEqual(exec.actions[0].error_output, { error_code: 'CUSTOM_ACTION_ERROR', error_reason: 'HTTP 500' });
       assert.deepEqual(exec.actions[1].outputs, { second: true });
-      assert.equal(rx.received.length - start, 4, 'three attempts of the first action, one of the second');
+      assert.equal(env.rx.received.length - start, 4, 'three attempts of the first action, one of the second');
     });
 
     it('records a timeout as TIMEOUT_ERROR', async () => {
       const slow = await testPlatform({ backend, deliveryTimeoutS: 1, retrySchedule: [0] });
       try {
         const { client } = await slow.newOrg();
-        await installFlow(client, `${rx.url}/slow`);
-        rx.respond = () => ({ status: 200, body: {}, delayMs: 1500 });
+        await installFlow(client, `${env.rx.url}/slow`);
+        env.rx.respond = () => ({ status: 200, body: {}, delayMs: 1500 });
         const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
         await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
         const exec = await finishedExecution(client, entity._id);
@@ -168,53 +159,57 @@ for (const backend of BACKENDS)
     });
 
     it('fails with BAD_CONFIG, sending nothing, while required options are missing', async () => {
-      const { client } = await p.newOrg();
-      const { appId } = await installFlow(client, `${rx.url}/unconfigured`, { options: false });
+      const { client } = await env.p.newOrg();
+      const { appId } = await installFlow(client, `${env.rx.url}/unconfigured`, { options: false });
       const inst = (await client.req('GET', `/v1/app/${appId}`)).body;
       assert.equal(inst.enabled, false);
       assert.deepEqual(inst.missing_options, ['act.threshold']);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-      const start = rx.received.length;
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
       assert.equal(exec.execution_status, 'failed');
       assert.equal(exec.actions[0].error_output.error_code, 'BAD_CONFIG');
-      assert.equal(rx.received.length, start);
+      assert.equal(env.rx.received.length, start);
     });
 
     it('does not re-trigger its own flow when the app writes back inside the execution', async () => {
-      const { client } = await p.newOrg();
-      await installFlow(client, `${rx.url}/writeback`);
+      const { client } = await env.p.newOrg();
+      await installFlow(client, `${env.rx.url}/writeback`);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-      rx.respond = () => ({ status: 200, body: {} });
-      const start = rx.received.length;
+      env.rx.respond = () => ({ status: 200, body: {} });
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-      await rx.waitFor(start + 1);
-      const token = String(rx.received[start]!.headers['x-epilot-token']);
+      await env.rx.waitFor(start + 1);
+      const token = String(env.rx.received[start]!.headers['x-epilot-token']);
       const wrote = await client.as(token).req('PATCH', `/v1/entity/opportunity/${entity._id}`, { score: 1 });
       assert.equal(wrote.status, 200);
       await finishedExecution(client, entity._id);
       await new Promise((r) => setTimeout(r, 300));
       const list = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
       assert.equal(list.total, 1, 'the write-back started no second execution');
-      assert.equal(rx.received.length, start + 1);
+      assert.equal(env.rx.received.length, start + 1);
     });
 
     it('keeps secret options and delivery bodies encrypted at rest', async () => {
-      const { client, id } = await p.newOrg();
-      const { appId } = await installFlow(client, `${rx.url}/at-rest`);
-      const inst = await p.store.getInstallation(id, appId);
+      const { client, id } = await env.p.newOrg();
+      const { appId } = await installFlow(client, `${env.rx.url}/at-rest`);
+      const inst = await env.p.store.getInstallation(id, appId);
       const stored = inst?.option_values[0]?.options.find((o) => o.key === 'api_key')?.value;
       assert.match(String(stored), /^enc:v1:/);
       assert.ok(!JSON.stringify(inst).includes('s3cret'));
-      rx.respond = () => ({ status: 200, body: {} });
+      env.rx.respond = () => ({ status: 200, body: {} });
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-      const start = rx.received.length;
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
-      assert.equal(JSON.parse(rx.received[start]!.body).data.app_options.api_key, 's3cret', 'the app gets it in clear');
+      assert.equal(
+        JSON.parse(env.rx.received[start]!.body).data.app_options.api_key,
+        's3cret',
+        'the app gets it in clear',
+      );
       const [listed] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
-      const row = await p.store.getDelivery(id, listed.id);
+      const row = await env.p.store.getDelivery(id, listed.id);
       assert.match(String(row?.request_body), /^enc:v1:/);
       // Re-installing with the masked value keeps the secret.
       await client.req('PATCH', `/v1/app/${appId}`, {
@@ -228,12 +223,12 @@ for (const backend of BACKENDS)
           },
         ],
       });
-      const again = await p.store.getInstallation(id, appId);
+      const again = await env.p.store.getInstallation(id, appId);
       assert.equal(again?.option_values[0]?.options.find((o) => o.key === 'api_key')?.value, stored);
     });
 
     it('counts attempts and finished executions in /metrics (Prometheus text)', async () => {
-      const r = await fetch(`${p.url}/metrics`);
+      const r = await fetch(`${env.p.url}/metrics`);
       assert.equal(r.status, 200);
       assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
       const text = await r.text();
@@ -245,9 +240,9 @@ for (const backend of BACKENDS)
     });
 
     it('starts a flow manually with POST /v1/automation/executions', async () => {
-      const { client } = await p.newOrg();
-      const { flow } = await installFlow(client, `${rx.url}/manual`);
-      rx.respond = () => ({ status: 200, body: { manual: true } });
+      const { client } = await env.p.newOrg();
+      const { flow } = await installFlow(client, `${env.rx.url}/manual`);
+      env.rx.respond = () => ({ status: 200, body: { manual: true } });
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
       const started = await client.req('POST', '/v1/automation/executions', {
         entity_id: entity._id,
@@ -314,28 +309,19 @@ describe('egress policy', () => {
 
 for (const backend of BACKENDS)
   describe(`delivery details (${backend})`, () => {
-    let p: TestPlatform;
-    let rx: Receiver;
-    before(async () => {
-      p = await testPlatform({ backend });
-      rx = await new Receiver().start();
-    });
-    after(async () => {
-      await rx.close();
-      await p.stop();
-    });
+    const env = useTestPlatform({ backend });
 
     async function run(settings: Record<string, unknown>, respond: Receiver['respond']) {
-      const { client } = await p.newOrg();
-      const m = manifest(`${rx.url}/details`) as any;
+      const { client } = await env.p.newOrg();
+      const m = manifest(`${env.rx.url}/details`) as any;
       Object.assign(m.components[0].configuration.external_integration_settings, settings);
       await installFlow(client, '', { manifest: m });
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-      rx.respond = respond;
-      const start = rx.received.length;
+      env.rx.respond = respond;
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
-      return { exec, requests: rx.received.slice(start), client };
+      return { exec, requests: env.rx.received.slice(start), client };
     }
 
     it('adds the component’s headers but never lets them override the platform’s', async () => {
@@ -353,8 +339,8 @@ for (const backend of BACKENDS)
 
     it('adds a v1 HMAC signature when the installation has a whsec_ secret, and never shows it', async () => {
       const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-      const { client } = await p.newOrg();
-      const { appId } = await installFlow(client, `${rx.url}/hmac`);
+      const { client } = await env.p.newOrg();
+      const { appId } = await installFlow(client, `${env.rx.url}/hmac`);
       const bad = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: 'whsec_c2hvcnQ=' });
       assert.equal(bad.status, 422);
       const set = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: secret });
@@ -362,11 +348,11 @@ for (const backend of BACKENDS)
       assert.equal(set.body.has_signing_secret, true);
       assert.ok(!JSON.stringify(set.body).includes('MfKQ9r8'));
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-      rx.respond = () => ({ status: 200, body: {} });
-      const start = rx.received.length;
+      env.rx.respond = () => ({ status: 200, body: {} });
+      const start = env.rx.received.length;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-      await rx.waitFor(start + 1);
-      const r = rx.received[start]!;
+      await env.rx.waitFor(start + 1);
+      const r = env.rx.received[start]!;
       const parts = String(r.headers['webhook-signature']).split(' ');
       assert.match(parts[0]!, /^v1a,/);
       const expected = signWebhook(

@@ -1,37 +1,28 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Client,
   finishedExecution,
   installFlow,
   manifest,
   Receiver,
-  type TestPlatform,
   testPlatform,
   until,
+  useTestPlatform,
 } from '../testing/harness.js';
 
 describe('operating executions: retrigger, cancel, replay', () => {
-  let p: TestPlatform;
-  let rx: Receiver;
-  before(async () => {
-    p = await testPlatform();
-    rx = await new Receiver().start();
-  });
-  after(async () => {
-    await rx.close();
-    await p.stop();
-  });
+  const env = useTestPlatform();
 
   async function failedRun(client: Client) {
-    await installFlow(client, `${rx.url}/ops`, {
+    await installFlow(client, `${env.rx.url}/ops`, {
       actions: [
         { name: 'One', type: 'custom-action', config: {} },
         { name: 'Two', type: 'custom-action', config: {} },
       ],
     });
     const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-    rx.respond = () => ({ status: 400, body: { message: 'bad data' } });
+    env.rx.respond = () => ({ status: 400, body: { message: 'bad data' } });
     await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
     const exec = await finishedExecution(client, entity._id);
     assert.equal(exec.execution_status, 'failed');
@@ -46,11 +37,11 @@ describe('operating executions: retrigger, cancel, replay', () => {
     }, `execution ${status}`);
 
   it('retriggers a failed action with a new webhook-id, then runs the skipped ones', async () => {
-    const { client } = await p.newOrg();
+    const { client } = await env.p.newOrg();
     const { exec } = await failedRun(client);
-    const before = rx.received.length;
-    const firstId = rx.received[before - 1]!.headers['webhook-id'];
-    rx.respond = () => ({ status: 200, body: { fixed: true } });
+    const before = env.rx.received.length;
+    const firstId = env.rx.received[before - 1]!.headers['webhook-id'];
+    env.rx.respond = () => ({ status: 200, body: { fixed: true } });
     const r = await client.req('POST', `/v1/automation/executions/${exec.id}/${exec.actions[0].id}/retrigger`);
     assert.equal(r.status, 200);
     const done = await waitStatus(client, exec.id, 'success');
@@ -58,11 +49,11 @@ describe('operating executions: retrigger, cancel, replay', () => {
       done.actions.map((a: { execution_status: string }) => a.execution_status),
       ['success', 'success'],
     );
-    assert.notEqual(rx.received[before]!.headers['webhook-id'], firstId);
+    assert.notEqual(env.rx.received[before]!.headers['webhook-id'], firstId);
     const again = await client.req('POST', `/v1/automation/executions/${exec.id}/${exec.actions[0].id}/retrigger`);
     assert.equal(again.status, 409);
     assert.equal((await client.req('POST', `/v1/automation/executions/${exec.id}/nope/retrigger`)).status, 404);
-    const stranger = await p.newOrg();
+    const stranger = await env.p.newOrg();
     assert.equal(
       (await stranger.client.req('POST', `/v1/automation/executions/${exec.id}/${exec.actions[0].id}/retrigger`))
         .status,
@@ -71,17 +62,17 @@ describe('operating executions: retrigger, cancel, replay', () => {
   });
 
   it('replays a delivery’s exact request under a new webhook-id; a failed action waits on it', async () => {
-    const { client } = await p.newOrg();
+    const { client } = await env.p.newOrg();
     const { exec } = await failedRun(client);
     const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
-    const original = rx.received.at(-1)!;
-    rx.respond = () => ({ status: 200, body: { replayed: true } });
+    const original = env.rx.received.at(-1)!;
+    env.rx.respond = () => ({ status: 200, body: { replayed: true } });
     const r = await client.req('POST', `/v1/deliveries/${d.id}/replay`);
     assert.equal(r.status, 201);
     assert.notEqual(r.body.webhook_id, d.webhook_id);
     const done = await waitStatus(client, exec.id, 'success');
     assert.deepEqual(done.actions[0].outputs, { replayed: true });
-    const replayedReq = rx.received.find((x) => x.headers['webhook-id'] === r.body.webhook_id)!;
+    const replayedReq = env.rx.received.find((x) => x.headers['webhook-id'] === r.body.webhook_id)!;
     assert.equal(replayedReq.body, original.body, 'the same bytes');
 
     // Replaying a delivery whose action succeeded sends it again but leaves the execution alone.
@@ -98,19 +89,19 @@ describe('operating executions: retrigger, cancel, replay', () => {
   });
 
   it('cancels a paused execution: the action is cancelled, the rest skipped, the callback refused', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/cancel`, {
+    const { client } = await env.p.newOrg();
+    await installFlow(client, `${env.rx.url}/cancel`, {
       actions: [
         { name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } },
         { name: 'Then', type: 'custom-action', config: {} },
       ],
     });
     const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-    const start = rx.received.length;
-    rx.respond = () => ({ status: 202, body: {} });
+    const start = env.rx.received.length;
+    env.rx.respond = () => ({ status: 202, body: {} });
     await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    await rx.waitFor(start + 1);
-    const token = JSON.parse(rx.received[start]!.body).data.resume_token;
+    await env.rx.waitFor(start + 1);
+    const token = JSON.parse(env.rx.received[start]!.body).data.resume_token;
     const paused = await until(async () => {
       const list = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
       return list.results[0]?.execution_status === 'paused' ? list.results[0] : undefined;
@@ -122,7 +113,7 @@ describe('operating executions: retrigger, cancel, replay', () => {
       r.body.actions.map((a: { execution_status: string }) => a.execution_status),
       ['cancelled', 'skipped'],
     );
-    const resume = await new Client(p.url).req('POST', '/v1/automation/public/executions:resume', {
+    const resume = await new Client(env.p.url).req('POST', '/v1/automation/public/executions:resume', {
       resume_token: token,
     });
     assert.equal(resume.status, 409);
@@ -131,15 +122,15 @@ describe('operating executions: retrigger, cancel, replay', () => {
   });
 
   it('refuses to retrigger while another action of the execution is running', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/busy`, {
+    const { client } = await env.p.newOrg();
+    await installFlow(client, `${env.rx.url}/busy`, {
       actions: [
         { name: 'One', type: 'custom-action', allow_failure: true, config: {} },
         { name: 'Two', type: 'custom-action', config: { wait_for_callback: true } },
       ],
     });
     const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-    rx.respond = (r) =>
+    env.rx.respond = (r) =>
       r.url === '/busy' && !JSON.parse(r.body).data.resume_token
         ? { status: 400, body: {} }
         : { status: 202, body: {} };
@@ -155,17 +146,17 @@ describe('operating executions: retrigger, cancel, replay', () => {
   });
 
   it('replays a callback action: the resent token works once more', async () => {
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/replay-cb`, {
+    const { client } = await env.p.newOrg();
+    await installFlow(client, `${env.rx.url}/replay-cb`, {
       actions: [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
     });
     const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-    const start = rx.received.length;
-    rx.respond = () => ({ status: 202, body: {} });
+    const start = env.rx.received.length;
+    env.rx.respond = () => ({ status: 202, body: {} });
     await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-    await rx.waitFor(start + 1);
-    const token = JSON.parse(rx.received[start]!.body).data.resume_token;
-    const anon = new Client(p.url);
+    await env.rx.waitFor(start + 1);
+    const token = JSON.parse(env.rx.received[start]!.body).data.resume_token;
+    const anon = new Client(env.p.url);
     const exec = await waitStatus(
       client,
       (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body.results[0].id,
@@ -193,12 +184,12 @@ describe('operating executions: retrigger, cancel, replay', () => {
     const slow = await testPlatform({ retrySchedule: [0, 5, 5] });
     try {
       const { client } = await slow.newOrg();
-      const { appId } = await installFlow(client, `${rx.url}/uninstalled`);
+      const { appId } = await installFlow(client, `${env.rx.url}/uninstalled`);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-      const start = rx.received.length;
-      rx.respond = () => ({ status: 503, body: {} });
+      const start = env.rx.received.length;
+      env.rx.respond = () => ({ status: 503, body: {} });
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-      await rx.waitFor(start + 1);
+      await env.rx.waitFor(start + 1);
       await until(async () => {
         const [d] = (await client.req('GET', '/v1/deliveries')).body.results;
         return d?.attempt_count === 1;
@@ -217,8 +208,8 @@ describe('operating executions: retrigger, cancel, replay', () => {
   });
 
   it('refuses to start a disabled flow by hand', async () => {
-    const { client } = await p.newOrg();
-    const { flow } = await installFlow(client, `${rx.url}/disabled`);
+    const { client } = await env.p.newOrg();
+    const { flow } = await installFlow(client, `${env.rx.url}/disabled`);
     const full = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
     const { id: _id, org_id: _o, created_at: _c, updated_at: _u, version: _v, ...body } = full;
     assert.equal((await client.req('PUT', `/v1/automation/flows/${flow.id}`, { ...body, enabled: false })).status, 200);
@@ -232,16 +223,16 @@ describe('operating executions: retrigger, cancel, replay', () => {
     const slow = await testPlatform({ retrySchedule: [0, 0.5, 0.5] });
     try {
       const { client } = await slow.newOrg();
-      await installFlow(client, `${rx.url}/retrying`);
+      await installFlow(client, `${env.rx.url}/retrying`);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-      const start = rx.received.length;
-      rx.respond = () => ({ status: 503, body: {} });
+      const start = env.rx.received.length;
+      env.rx.respond = () => ({ status: 503, body: {} });
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
-      await rx.waitFor(start + 1);
+      await env.rx.waitFor(start + 1);
       const exec = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body.results[0];
       assert.equal((await client.req('DELETE', `/v1/automation/executions/${exec.id}`)).status, 200);
       await new Promise((r) => setTimeout(r, 1200));
-      assert.equal(rx.received.length, start + 1, 'no retry after the cancel');
+      assert.equal(env.rx.received.length, start + 1, 'no retry after the cancel');
       const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
       assert.equal(d.status, 'cancelled');
     } finally {

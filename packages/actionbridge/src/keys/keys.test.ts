@@ -1,32 +1,23 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parsePublicKey, signedContent } from '@actionbridge/app-sdk';
-import { finishedExecution, installFlow, Receiver, type TestPlatform, testPlatform } from '../testing/harness.js';
+import { finishedExecution, installFlow, testPlatform, useTestPlatform } from '../testing/harness.js';
 
 describe('platform keys', () => {
-  let p: TestPlatform;
-  let rx: Receiver;
-  before(async () => {
-    p = await testPlatform();
-    rx = await new Receiver().start();
-  });
-  after(async () => {
-    await rx.close();
-    await p.stop();
-  });
+  const env = useTestPlatform();
 
   it('serves the primary key in epilot’s format, every active key, and the JWKS', async () => {
-    const one = (await p.admin.req('GET', '/v1/public/.well-known/public-key')).body;
+    const one = (await env.p.admin.req('GET', '/v1/public/.well-known/public-key')).body;
     assert.equal(one.algorithm, 'ed25519');
-    assert.equal(one.issuer, p.publicUrl);
+    assert.equal(one.issuer, env.p.publicUrl);
     assert.equal(createPublicKey(one.public_key).asymmetricKeyType, 'ed25519');
-    const all = (await p.admin.req('GET', '/v1/public/.well-known/public-keys')).body;
+    const all = (await env.p.admin.req('GET', '/v1/public/.well-known/public-keys')).body;
     assert.equal(all.keys.length, 1);
     assert.equal(all.keys[0].status, 'primary');
     assert.equal(all.keys[0].public_key, one.public_key);
     assert.equal(parsePublicKey(all.keys[0].whpk).export({ format: 'pem', type: 'spki' }).toString(), one.public_key);
-    const jwks = (await p.admin.req('GET', '/v1/access-tokens/.well-known/jwks.json')).body;
+    const jwks = (await env.p.admin.req('GET', '/v1/access-tokens/.well-known/jwks.json')).body;
     assert.equal(jwks.keys[0].kty, 'OKP');
     assert.equal(jwks.keys[0].crv, 'Ed25519');
     assert.equal(jwks.keys[0].alg, 'EdDSA');
@@ -34,8 +25,8 @@ describe('platform keys', () => {
   });
 
   it('keeps keys across restarts of the same data folder', async () => {
-    const before = (await p.admin.req('GET', '/v1/public/.well-known/public-key')).body.public_key;
-    const again = await testPlatform({ dataDir: p.dataDir });
+    const before = (await env.p.admin.req('GET', '/v1/public/.well-known/public-key')).body.public_key;
+    const again = await testPlatform({ dataDir: env.p.dataDir });
     try {
       const after = (await again.admin.req('GET', '/v1/public/.well-known/public-key')).body.public_key;
       assert.equal(after, before);
@@ -45,10 +36,10 @@ describe('platform keys', () => {
   });
 
   it('rotates: the new key is primary, the old one keeps signing next to it', async () => {
-    const old = (await p.admin.req('GET', '/v1/public/.well-known/public-key')).body.public_key;
-    const r = await p.admin.req('POST', '/v1/keys/rotate');
+    const old = (await env.p.admin.req('GET', '/v1/public/.well-known/public-key')).body.public_key;
+    const r = await env.p.admin.req('POST', '/v1/keys/rotate');
     assert.equal(r.status, 200);
-    const all = (await p.admin.req('GET', '/v1/public/.well-known/public-keys')).body.keys;
+    const all = (await env.p.admin.req('GET', '/v1/public/.well-known/public-keys')).body.keys;
     assert.deepEqual(
       all.map((k: { status: string }) => k.status),
       ['primary', 'retiring'],
@@ -56,13 +47,13 @@ describe('platform keys', () => {
     assert.equal(all[1].public_key, old);
     assert.ok(Date.parse(all[1].retire_at) > Date.now());
 
-    const { client } = await p.newOrg();
-    await installFlow(client, `${rx.url}/rot`);
+    const { client } = await env.p.newOrg();
+    await installFlow(client, `${env.rx.url}/rot`);
     const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-    const start = rx.received.length;
+    const start = env.rx.received.length;
     await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
     await finishedExecution(client, entity._id);
-    const req = rx.received[start]!;
+    const req = env.rx.received[start]!;
     const sigs = String(req.headers['webhook-signature']).split(' ');
     assert.equal(sigs.length, 2);
     const content = signedContent({

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pino from 'pino';
 import { type Platform, type PlatformOptions, startPlatform } from '../platform.js';
 import { freshDatabase, TEST_DATABASE_URL } from './postgres.js';
@@ -245,4 +246,21 @@ export async function finishedExecution(client: Client, entityId: string, count 
       ? (list[0] as any)
       : undefined;
   }, `execution of ${entityId}`);
+}
+
+/**
+ * Registers `before`/`after` hooks of the current suite that start a platform and a receiver and
+ * stop them; the returned object holds both once the suite runs.
+ */
+export function useTestPlatform(opts: Parameters<typeof testPlatform>[0] = {}): { p: TestPlatform; rx: Receiver } {
+  const env = {} as { p: TestPlatform; rx: Receiver };
+  before(async () => {
+    env.p = await testPlatform(opts);
+    env.rx = await new Receiver().start();
+  });
+  after(async () => {
+    await env.rx.close();
+    await env.p.stop();
+  });
+  return env;
 }
