@@ -4,7 +4,6 @@ import {
   Client,
   finishedExecution,
   installFlow,
-  manifest,
   Receiver,
   testPlatform,
   until,
@@ -247,20 +246,9 @@ describe('hot flow protection', () => {
     const rx = await new Receiver().start();
     try {
       const { client } = await p.newOrg();
-      const app = (await client.req('POST', '/v1/apps', manifest(`${rx.url}/hot`))).body;
-      await client.req('POST', `/v1/app/${app.app_id}`, {
-        option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 1 }] }],
+      const { flow } = await installFlow(client, `${rx.url}/hot`, {
+        flow: { flow_name: 'Hot', max_executions: { count: 3, window: 'P0DT30S' } },
       });
-      const flow = (
-        await client.req('POST', '/v1/automation/flows', {
-          flow_name: 'Hot',
-          max_executions: { count: 3, window: 'P0DT30S' },
-          triggers: [
-            { type: 'entity_operation', configuration: { schema: 'opportunity', operations: ['updateEntity'] } },
-          ],
-          actions: [{ type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
-        })
-      ).body;
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
       for (let i = 1; i <= 5; i++) await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i });
       const list = await until(async () => {
@@ -287,21 +275,17 @@ describe('trigger filters', () => {
     const rx = await new Receiver().start();
     try {
       const { client } = await p.newOrg();
-      const app = (await client.req('POST', '/v1/apps', manifest(`${rx.url}/filtered`))).body;
-      await client.req('POST', `/v1/app/${app.app_id}`, {
-        option_values: [{ component_id: 'act', options: [{ key: 'threshold', value: 1 }] }],
+      await installFlow(client, `${rx.url}/filtered`, {
+        flow: {
+          flow_name: 'On status change',
+          triggers: [
+            {
+              type: 'entity_operation',
+              configuration: { schema: 'opportunity', operations: ['updateEntity'], attributes: ['status'] },
+            },
+          ],
+        },
       });
-      const flow = await client.req('POST', '/v1/automation/flows', {
-        flow_name: 'On status change',
-        triggers: [
-          {
-            type: 'entity_operation',
-            configuration: { schema: 'opportunity', operations: ['updateEntity'], attributes: ['status'] },
-          },
-        ],
-        actions: [{ type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
-      });
-      assert.equal(flow.status, 201);
       const e = (await client.req('POST', '/v1/entity/opportunity', { name: 'F', status: 'open' })).body;
       rx.respond = () => ({ status: 200, body: {} });
       await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 5 });

@@ -196,7 +196,13 @@ export function manifest(url: string, extra: Record<string, unknown> = {}) {
 export async function installFlow(
   client: Client,
   url: string,
-  opts: { manifest?: Record<string, unknown>; actions?: Array<Record<string, unknown>>; options?: boolean } = {},
+  opts: {
+    manifest?: Record<string, unknown>;
+    actions?: Array<Record<string, unknown>>;
+    options?: boolean;
+    /** Fields of the flow to set or replace (`max_executions`, `triggers`, …). */
+    flow?: Record<string, unknown>;
+  } = {},
 ) {
   const app = (await client.req('POST', '/v1/apps', opts.manifest ?? manifest(url))).body as { app_id: string };
   if (opts.options !== false) {
@@ -221,6 +227,7 @@ export async function installFlow(
       ...a,
       config: { app_id: app.app_id, component_id: 'act', ...(a.config as object) },
     })) ?? [{ name: 'Act', type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
+    ...opts.flow,
   });
   if (flow.status !== 201) throw new Error(`flow: ${JSON.stringify(flow.body)}`);
   return { appId: app.app_id, flow: flow.body as { id: string; actions: { id: string }[] } };
