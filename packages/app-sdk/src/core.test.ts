@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SignatureError, type SignatureErrorCode } from './errors.js';
+import { rejectsWith } from './assertions.test-helper.js';
 import { parsePrivateKey } from './keys.js';
 import type { VerifyOptions } from './options.js';
 import { signWebhook } from './signing.js';
@@ -45,17 +45,6 @@ function vectorRequest(v: { msg_id: string; timestamp: number; payload: string; 
     headers: { 'webhook-id': v.msg_id, 'webhook-timestamp': String(v.timestamp), 'webhook-signature': v.signature },
     body: v.payload,
   };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: SignatureErrorCode): Promise<SignatureError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof SignatureError, `expected a SignatureError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected a SignatureError ${code}, but it verified`);
 }
 
 /** Flips the lowest bit of one character, keeping digits digits. */

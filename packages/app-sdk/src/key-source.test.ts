@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { SignatureError, type SignatureErrorCode } from './errors.js';
+import { rejectsWith } from './assertions.test-helper.js';
 import { parseKeyDocument } from './key-source.js';
 import {
   generateTestKeyPair,
@@ -24,17 +24,6 @@ async function serve(pairs: TestKeyPair[]): Promise<KeyDocumentServer> {
 }
 
 const signedBy = (pair: TestKeyPair) => signTestRequest('{"data":{}}', { privateKey: pair.privateKey });
-
-async function rejectsWith(promise: Promise<unknown>, code: SignatureErrorCode): Promise<SignatureError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof SignatureError, `expected a SignatureError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected a SignatureError ${code}, but it verified`);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  Client,
-  finishedExecution,
-  installFlow,
-  Receiver,
-  testPlatform,
-  until,
-  useTestPlatform,
-} from '../testing/harness.js';
+import { Client, finishedExecution, installFlow, testPlatform, until, useTestPlatform } from '../testing/harness.js';
 
 describe('operating executions: retrigger, cancel, replay', () => {
   const env = useTestPlatform();
@@ -241,66 +233,56 @@ describe('operating executions: retrigger, cancel, replay', () => {
 });
 
 describe('hot flow protection', () => {
+  const env = useTestPlatform();
+
   it('disables a flow that fires over its limit; its further runs are recorded hot', async () => {
-    const p = await testPlatform();
-    const rx = await new Receiver().start();
-    try {
-      const { client } = await p.newOrg();
-      const { flow } = await installFlow(client, `${rx.url}/hot`, {
-        flow: { flow_name: 'Hot', max_executions: { count: 3, window: 'P0DT30S' } },
-      });
-      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
-      for (let i = 1; i <= 5; i++) await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i });
-      const list = await until(async () => {
-        const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
-        return r.total === 5 ? r.results : undefined;
-      }, 'five executions');
-      const statuses = list.map((e: { execution_status: string }) => e.execution_status).reverse();
-      assert.deepEqual(statuses.slice(3), ['hot', 'hot']);
-      assert.ok(statuses.slice(0, 3).every((s: string) => s !== 'hot'));
-      const f = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
-      assert.equal(f.enabled, false);
-      assert.equal(f.disable_details.disabled_by, 'system');
-      assert.equal((await client.req('GET', '/v1/deliveries')).body.total, 3, 'hot runs send nothing');
-    } finally {
-      await rx.close();
-      await p.stop();
-    }
+    const { client } = await env.p.newOrg();
+    const { flow } = await installFlow(client, `${env.rx.url}/hot`, {
+      flow: { flow_name: 'Hot', max_executions: { count: 3, window: 'P0DT30S' } },
+    });
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    for (let i = 1; i <= 5; i++) await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i });
+    const list = await until(async () => {
+      const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
+      return r.total === 5 ? r.results : undefined;
+    }, 'five executions');
+    const statuses = list.map((e: { execution_status: string }) => e.execution_status).reverse();
+    assert.deepEqual(statuses.slice(3), ['hot', 'hot']);
+    assert.ok(statuses.slice(0, 3).every((s: string) => s !== 'hot'));
+    const f = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
+    assert.equal(f.enabled, false);
+    assert.equal(f.disable_details.disabled_by, 'system');
+    assert.equal((await client.req('GET', '/v1/deliveries')).body.total, 3, 'hot runs send nothing');
   });
 });
 
 describe('trigger filters', () => {
+  const env = useTestPlatform();
+
   it('fires only when one of the trigger’s attributes changed', async () => {
-    const p = await testPlatform();
-    const rx = await new Receiver().start();
-    try {
-      const { client } = await p.newOrg();
-      await installFlow(client, `${rx.url}/filtered`, {
-        flow: {
-          flow_name: 'On status change',
-          triggers: [
-            {
-              type: 'entity_operation',
-              configuration: { schema: 'opportunity', operations: ['updateEntity'], attributes: ['status'] },
-            },
-          ],
-        },
-      });
-      const e = (await client.req('POST', '/v1/entity/opportunity', { name: 'F', status: 'open' })).body;
-      rx.respond = () => ({ status: 200, body: {} });
-      await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 5 });
-      await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { status: 'won' });
-      const list = await until(async () => {
-        const r = (await client.req('GET', `/v1/automation/executions?entity_id=${e._id}`)).body;
-        return r.total >= 1 && r.results[0].execution_status === 'success' ? r : undefined;
-      }, 'one execution');
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal((await client.req('GET', `/v1/automation/executions?entity_id=${e._id}`)).body.total, 1);
-      assert.deepEqual(JSON.parse(rx.received[0]!.body).data.trigger.diff.updated, { status: 'won' });
-      assert.equal(list.total, 1);
-    } finally {
-      await rx.close();
-      await p.stop();
-    }
+    const { client } = await env.p.newOrg();
+    await installFlow(client, `${env.rx.url}/filtered`, {
+      flow: {
+        flow_name: 'On status change',
+        triggers: [
+          {
+            type: 'entity_operation',
+            configuration: { schema: 'opportunity', operations: ['updateEntity'], attributes: ['status'] },
+          },
+        ],
+      },
+    });
+    const e = (await client.req('POST', '/v1/entity/opportunity', { name: 'F', status: 'open' })).body;
+    env.rx.respond = () => ({ status: 200, body: {} });
+    await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 5 });
+    await client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { status: 'won' });
+    const list = await until(async () => {
+      const r = (await client.req('GET', `/v1/automation/executions?entity_id=${e._id}`)).body;
+      return r.total >= 1 && r.results[0].execution_status === 'success' ? r : undefined;
+    }, 'one execution');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await client.req('GET', `/v1/automation/executions?entity_id=${e._id}`)).body.total, 1);
+    assert.deepEqual(JSON.parse(env.rx.received[0]!.body).data.trigger.diff.updated, { status: 'won' });
+    assert.equal(list.total, 1);
   });
 });
