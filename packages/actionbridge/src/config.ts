@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseCidrs } from './engine/egress.js';
+import { parseCidrs } from './delivery/egress.js';
 import type { PlatformOptions } from './platform.js';
 import { SecretBox } from './secrets/box.js';
 

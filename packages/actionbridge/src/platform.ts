@@ -6,11 +6,10 @@ import pino, { type Logger } from 'pino';
 import { Authenticator } from './auth/principal.js';
 import { ConfigError } from './config.js';
 import { connect } from './db/connect.js';
-import { WakeListener } from './db/wakeup.js';
-import { DeliveryClient } from './engine/delivery-client.js';
-import { EgressPolicy } from './engine/egress.js';
+import { DeliveryClient } from './delivery/client.js';
+import { EgressPolicy } from './delivery/egress.js';
+import { DEFAULT_RETRY_SCHEDULE_S } from './delivery/retry.js';
 import { Engine } from './engine/engine.js';
-import { DEFAULT_RETRY_SCHEDULE_S } from './engine/retry.js';
 import { EntityService } from './entities/service.js';
 import { buildServer } from './http/server.js';
 import { AccessTokens } from './keys/access-tokens.js';
@@ -18,6 +17,7 @@ import { KeyRing } from './keys/keyring.js';
 import { Metrics } from './metrics.js';
 import { SecretBox } from './secrets/box.js';
 import { KyselyStore, type Store } from './store/store.js';
+import { WakeListener } from './worker/wakeup.js';
 
 export interface PlatformOptions {
   /** TCP port; 0 picks a free one. @default 4000 */

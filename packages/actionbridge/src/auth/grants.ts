@@ -1,4 +1,4 @@
-import type { Grant, GrantAction } from '../types.js';
+import type { Grant, GrantAction } from '../domain/types.js';
 
 export const GRANT_ACTIONS: readonly GrantAction[] = [
   'entity:view',

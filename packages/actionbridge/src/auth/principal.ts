@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { forbidden, unauthorized } from '../http/errors.js';
+import { forbidden, unauthorized } from '../domain/errors.js';
+import type { Grant } from '../domain/types.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { Store } from '../store/store.js';
-import type { Grant } from '../types.js';
 
 /** Who is calling: the platform admin, an org's API token, or an app's access token. */
 export type Principal =

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { signedContent, signWebhook } from '@actionbridge/app-sdk';
+import { EgressPolicy, parseCidrs } from '../delivery/egress.js';
 import {
   BACKENDS,
   finishedExecution,
@@ -12,7 +13,6 @@ import {
   until,
   useTestPlatform,
 } from '../testing/harness.js';
-import { EgressPolicy, parseCidrs } from './egress.js';
 
 for (const backend of BACKENDS)
   describe(`delivery of a custom action (${backend})`, () => {

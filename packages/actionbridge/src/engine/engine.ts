@@ -2,19 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { signWebhook } from '@actionbridge/app-sdk';
 import type { Logger } from 'pino';
 import { hashToken } from '../auth/principal.js';
-import { conflict, notFound } from '../http/errors.js';
+import type { DeliveryClient, SendResult } from '../delivery/client.js';
+import { buildPayload, findComponent } from '../delivery/payload.js';
+import { classify, nextDelayMs, retryAfterSeconds } from '../delivery/retry.js';
+import { conflict, notFound } from '../domain/errors.js';
+import type {
+  Delivery,
+  EntityEvent,
+  EntityItem,
+  ErrorOutput,
+  Execution,
+  ExecutionAction,
+  Flow,
+} from '../domain/types.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
-import type { Delivery, EntityEvent, EntityItem, ErrorOutput, Execution, ExecutionAction, Flow } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
-import type { DeliveryClient, SendResult } from './delivery-client.js';
-import { buildPayload, findComponent } from './payload.js';
-import { classify, nextDelayMs, retryAfterSeconds } from './retry.js';
 
 export interface EngineOptions {
   /** Retry delays in seconds; its length is the number of attempts. */

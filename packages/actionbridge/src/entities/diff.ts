@@ -1,4 +1,4 @@
-import type { EntityDiff } from '../types.js';
+import type { EntityDiff } from '../domain/types.js';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

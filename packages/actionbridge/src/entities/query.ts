@@ -1,5 +1,5 @@
-import { badRequest } from '../http/errors.js';
-import type { EntityItem } from '../types.js';
+import { badRequest } from '../domain/errors.js';
+import type { EntityItem } from '../domain/types.js';
 
 /** A case-insensitive glob (`*` = any run of characters), matched without regex backtracking. */
 interface Glob {

@@ -1,8 +1,8 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
-import { badRequest, conflict, forbidden, notFound } from '../http/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
+import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
 import type { Store } from '../store/store.js';
-import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../types.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
 import { matches, parseQuery, sortEntities } from './query.js';

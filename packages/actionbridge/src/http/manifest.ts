@@ -1,5 +1,5 @@
-import type { AppManifest, Installation, OptionValues } from '../types.js';
-import { unprocessable } from './errors.js';
+import { unprocessable } from '../domain/errors.js';
+import type { AppManifest, Installation, OptionValues } from '../domain/types.js';
 
 /** Checks what the JSON schema cannot: unique ids, custom action settings, URLs. 422 names the field. */
 export function checkManifest(m: AppManifest): void {

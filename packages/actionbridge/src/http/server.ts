@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator, Principal } from '../auth/principal.js';
+import { badRequest, DomainError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { EntityService } from '../entities/service.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
@@ -12,7 +13,7 @@ import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
-import { badRequest, HttpError } from './errors.js';
+import { STATUS_OF } from './error-map.js';
 import { adminRoutes } from './routes/admin.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automation.js';
@@ -81,10 +82,11 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
-    if (err instanceof HttpError) {
+    if (err instanceof DomainError) {
+      const status = STATUS_OF[err.kind];
       return reply
-        .status(err.status)
-        .send({ status: err.status, error: err.message, ...(err.details ? { details: err.details } : {}) });
+        .status(status)
+        .send({ status, error: err.message, ...(err.details ? { details: err.details } : {}) });
     }
     if (err.validation) {
       return reply.status(400).send({ status: 400, error: err.message, details: err.validation });

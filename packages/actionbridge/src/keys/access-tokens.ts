@@ -1,5 +1,5 @@
 import { exportJWK, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { unauthorized } from '../http/errors.js';
+import { unauthorized } from '../domain/errors.js';
 import { newUuid } from '../util/ids.js';
 import type { KeyRing } from './keyring.js';
 
@@ -40,7 +40,7 @@ export class AccessTokens {
       .sign(key.privateKey);
   }
 
-  /** Verifies signature, issuer and expiry; throws a 401 `HttpError` saying which check failed. */
+  /** Verifies signature, issuer and expiry; throws an `unauthorized` DomainError saying which check failed. */
   async verify(token: string): Promise<AppTokenClaims> {
     try {
       const { payload } = await jwtVerify(

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../db/connect.js';
+import type { Delivery, EntityItem } from '../domain/types.js';
 import { freshDatabase, TEST_DATABASE_URL } from '../testing/postgres.js';
-import type { Delivery, EntityItem } from '../types.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
 import { KyselyStore, type Store } from './store.js';
 

@@ -1,7 +1,6 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
-import { WAKE_CHANNEL } from '../db/wakeup.js';
 import type {
   AppManifest,
   Delivery,
@@ -11,7 +10,8 @@ import type {
   Execution,
   Flow,
   Installation,
-} from '../types.js';
+} from '../domain/types.js';
+import { WAKE_CHANNEL } from '../worker/wakeup.js';
 
 type Row<T extends keyof Database> = Selectable<Database[T]>;
 export type OrgRow = Row<'orgs'>;

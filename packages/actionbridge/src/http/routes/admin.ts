@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { hashToken, newApiToken, ORG_ROLES, requireAdmin, requireOrgToken } from '../../auth/principal.js';
+import { forbidden, notFound } from '../../domain/errors.js';
 import { newId, nowIso } from '../../util/ids.js';
-import { forbidden, notFound } from '../errors.js';
 import type { Context, Who } from '../server.js';
 
 /** Orgs, their API tokens, and key rotation. */

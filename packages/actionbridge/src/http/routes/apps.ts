@@ -1,11 +1,11 @@
 import { parseHmacSecret } from '@actionbridge/app-sdk';
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
+import { forbidden, notFound, unprocessable } from '../../domain/errors.js';
+import type { AppManifest, Installation, OptionValues } from '../../domain/types.js';
 import { SecretBox } from '../../secrets/box.js';
 import type { Store } from '../../store/store.js';
-import type { AppManifest, Installation, OptionValues } from '../../types.js';
 import { newUuid, nowIso } from '../../util/ids.js';
-import { forbidden, notFound, unprocessable } from '../errors.js';
 import { checkManifest, checkOptionValues, presentInstallation } from '../manifest.js';
 import { installSchema, manifestSchema } from '../schemas.js';
 import type { Context, Who } from '../server.js';

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
-import { findComponent } from '../../engine/payload.js';
+import { findComponent } from '../../delivery/payload.js';
+import { conflict, notFound, unprocessable } from '../../domain/errors.js';
+import type { Flow } from '../../domain/types.js';
 import type { Store } from '../../store/store.js';
-import type { Flow } from '../../types.js';
 import { newUuid, nowIso } from '../../util/ids.js';
-import { conflict, notFound, unprocessable } from '../errors.js';
 import { flowSchema, pagingQuery } from '../schemas.js';
 import type { Context, Who } from '../server.js';
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
+import { notFound } from '../../domain/errors.js';
+import type { Delivery } from '../../domain/types.js';
 import type { SecretBox } from '../../secrets/box.js';
 import type { Store } from '../../store/store.js';
-import type { Delivery } from '../../types.js';
-import { notFound } from '../errors.js';
 import { pagingQuery } from '../schemas.js';
 import type { Context, Who } from '../server.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { orgOf } from '../../auth/principal.js';
+import { badRequest, notFound } from '../../domain/errors.js';
 import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
-import { badRequest, notFound } from '../errors.js';
 import type { Context, Who } from '../server.js';
 
 const schemaItem = (slug: string) => ({

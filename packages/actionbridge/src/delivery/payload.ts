@@ -1,6 +1,6 @@
 import type { CustomActionPayload } from '@actionbridge/app-sdk';
+import type { AppManifest, Execution, ExecutionAction, Installation, ManifestComponent } from '../domain/types.js';
 import { SecretBox } from '../secrets/box.js';
-import type { AppManifest, Execution, ExecutionAction, Installation, ManifestComponent } from '../types.js';
 
 const TRIGGER_SUFFIX = {
   createEntity: 'created',

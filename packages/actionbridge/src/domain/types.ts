@@ -1,7 +1,7 @@
 /** Domain types shared by the API, the engine and the store. Wire shapes follow epilot's OpenAPI. */
 
 import type { Selectable } from 'kysely';
-import type { Database } from './db/schema.js';
+import type { Database } from '../db/schema.js';
 
 // Wire shapes apps receive are defined once, in the SDK; the platform builds them from these.
 export type { EntityDiff, EntityOperation, ExecutionStatus } from '@actionbridge/app-sdk';

@@ -1,0 +1,13 @@
+import type { ErrorKind } from '../domain/errors.js';
+
+/** The one place domain error kinds become HTTP statuses. */
+export const STATUS_OF: Record<ErrorKind, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unprocessable: 422,
+  unavailable: 503,
+};
