@@ -19,6 +19,11 @@ Options (flag, or environment variable):
       --egress-allow <cidrs>  ACTIONBRIDGE_EGRESS_ALLOW       internal CIDRs deliveries may reach, e.g. 127.0.0.0/8
                                                               (loopback, private and link-local are refused otherwise)
       --no-worker             ACTIONBRIDGE_WORKER=false        serve the API only; other processes run the engine
+      --concurrency <n>       ACTIONBRIDGE_CONCURRENCY        requests in flight per process, shared fairly by orgs (default 128)
+      --origin-concurrency <n> ACTIONBRIDGE_ORIGIN_CONCURRENCY requests in flight per endpoint origin (default 16)
+      --shutdown-timeout <s>  ACTIONBRIDGE_SHUTDOWN_TIMEOUT   on SIGTERM, how long requests in flight may finish (default 10)
+                              ACTIONBRIDGE_LEASE_SECONDS      work leases, renewed while work runs (default 5)
+                              ACTIONBRIDGE_SQLITE_SYNC        normal (survives kill -9; default) or full (also power loss)
       --log-level <level>     LOG_LEVEL                       pino level (default info)
   Secrets come only from the environment, or from files named by *_FILE:
       ACTIONBRIDGE_ADMIN_TOKEN[_FILE]   platform admin token (generated and saved in the data folder when unset)
@@ -56,6 +61,16 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  // Close drains in-flight requests for the shutdown timeout, then hands the rest back. A second
+  // signal, or a close that overruns the timeout by 5 s, exits at once: leases then return the work.
+  const drainS = opts.shutdownTimeoutS ?? 10;
+  const force = () => {
+    process.stderr.write('actionbridge: shutdown overran its deadline; exiting now\n');
+    process.exit(1);
+  };
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  setTimeout(force, (drainS + 5) * 1000).unref();
   await platform.close();
   return 0;
 }

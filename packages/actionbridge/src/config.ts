@@ -45,6 +45,9 @@ export const START_FLAGS = {
   'callback-timeout': { type: 'string' },
   'no-worker': { type: 'boolean' },
   'egress-allow': { type: 'string' },
+  concurrency: { type: 'string' },
+  'origin-concurrency': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -108,6 +111,24 @@ export function platformOptions(argv: string[], env: NodeJS.ProcessEnv): Platfor
     }
   }
   if (values['no-worker'] || env.ACTIONBRIDGE_WORKER === 'false') opts.worker = false;
+  const concurrency = values.concurrency ?? env.ACTIONBRIDGE_CONCURRENCY;
+  if (concurrency) opts.concurrency = int('--concurrency / ACTIONBRIDGE_CONCURRENCY', concurrency, 1, 10_000);
+  const perOrigin = values['origin-concurrency'] ?? env.ACTIONBRIDGE_ORIGIN_CONCURRENCY;
+  if (perOrigin) {
+    opts.originConcurrency = int('--origin-concurrency / ACTIONBRIDGE_ORIGIN_CONCURRENCY', perOrigin, 1, 10_000);
+  }
+  const drain = values['shutdown-timeout'] ?? env.ACTIONBRIDGE_SHUTDOWN_TIMEOUT;
+  if (drain) opts.shutdownTimeoutS = int('--shutdown-timeout / ACTIONBRIDGE_SHUTDOWN_TIMEOUT', drain, 0, 3600);
+  if (env.ACTIONBRIDGE_LEASE_SECONDS) {
+    opts.leaseS = int('ACTIONBRIDGE_LEASE_SECONDS', env.ACTIONBRIDGE_LEASE_SECONDS, 1, 3600);
+  }
+  const sync = env.ACTIONBRIDGE_SQLITE_SYNC;
+  if (sync) {
+    if (sync !== 'normal' && sync !== 'full') {
+      throw new ConfigError(`ACTIONBRIDGE_SQLITE_SYNC must be "normal" or "full", got "${sync}"`);
+    }
+    opts.sqliteSync = sync;
+  }
   const level = values['log-level'] ?? env.LOG_LEVEL;
   if (level) opts.logLevel = level;
   return opts;

@@ -33,7 +33,17 @@ export class Metrics {
       help: 'Deliveries waiting for their next attempt (all processes sharing the database)',
       registers: [this.registry],
       async collect() {
-        this.set(await store.countPendingDeliveries());
+        this.set(await store.countDeliveries('pending'));
+      },
+    });
+    new Gauge({
+      name: 'actionbridge_dead_items',
+      help: 'Work the engine gave up on: events whose processing failed every try, deliveries that failed for good',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.set({ kind: 'event' }, await store.countDeadEvents());
+        this.set({ kind: 'delivery' }, await store.countDeliveries('failed'));
       },
     });
   }

@@ -5,19 +5,21 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Authenticator } from './auth/principal.js';
 import { ConfigError } from './config.js';
-import { connect } from './db/connect.js';
+import { connect, type SqliteSync } from './db/connect.js';
 import { DeliveryClient } from './delivery/client.js';
 import { EgressPolicy } from './delivery/egress.js';
 import { DEFAULT_RETRY_SCHEDULE_S } from './delivery/retry.js';
-import { Engine } from './engine/engine.js';
 import { EntityService } from './entities/service.js';
+import { ExecutionService } from './executions/service.js';
 import { buildServer } from './http/server.js';
 import { AccessTokens } from './keys/access-tokens.js';
 import { KeyRing } from './keys/keyring.js';
 import { Metrics } from './metrics.js';
 import { SecretBox } from './secrets/box.js';
-import { KyselyStore, type Store } from './store/store.js';
+import { releaseLeases } from './store/queue/releaseLeases.js';
+import { makeStore, type Store } from './store/store.js';
 import { WakeListener } from './worker/wakeup.js';
+import { newWorkerId, Worker } from './worker/worker.js';
 
 export interface PlatformOptions {
   /** TCP port; 0 picks a free one. @default 4000 */
@@ -43,8 +45,22 @@ export interface PlatformOptions {
    * process, for scale-out next to worker processes on one PostgreSQL. @default true
    */
   worker?: boolean;
-  /** The engine's fallback poll interval in ms (notifications wake it sooner). @default 1000 */
+  /**
+   * Longest the engine's lanes sleep without a wake-up, in ms: the fallback for a notification from
+   * another process that never arrived. Lanes otherwise sleep until their next item is due.
+   * @default 5000 with PostgreSQL, 60000 on SQLite (one process: every write wakes it)
+   */
   pollIntervalMs?: number;
+  /** Requests in flight in this process, shared fairly among orgs. @default 128 */
+  concurrency?: number;
+  /** Requests in flight per endpoint origin (scheme, host, port). @default 16 */
+  originConcurrency?: number;
+  /** On close (SIGTERM): how long in-flight requests may finish before they are handed back, in seconds. @default 10 */
+  shutdownTimeoutS?: number;
+  /** Work leases in seconds, renewed every third of that while work runs: a dead process's work moves on after this. @default 5 */
+  leaseS?: number;
+  /** SQLite: `normal` (a commit survives a kill -9) or `full` (also a power cut; much slower). @default 'normal' */
+  sqliteSync?: SqliteSync;
   /**
    * CIDRs of internal addresses deliveries may reach (loopback, private, link-local are refused
    * otherwise). @default [] (public addresses only)
@@ -68,7 +84,11 @@ export interface Platform {
   adminTokenGenerated: boolean;
   store: Store;
   server: FastifyInstance;
-  engine: Engine;
+  executions: ExecutionService;
+  /** The worker (absent in an API-only process). */
+  worker: Worker | undefined;
+  /** SQL statements this platform's store has executed so far. */
+  statementCount(): number;
   close(): Promise<void>;
 }
 
@@ -101,10 +121,11 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     dataDir,
     databaseUrl: opts.databaseUrl,
     onIdleError: (err) => log.warn({ err }, 'idle database connection lost'),
+    sqliteSync: opts.sqliteSync,
   });
-  const store = new KyselyStore(conn.db, conn.dialect);
+  const store = makeStore(conn.db, conn.dialect);
   // Embedded mode is one process per data folder: whatever a crashed predecessor had claimed is ours now.
-  if (conn.dialect === 'sqlite') await store.releaseLeases();
+  if (conn.dialect === 'sqlite') await releaseLeases(store.q);
   const admin = persistedSecret(
     dataDir,
     'admin-token',
@@ -126,29 +147,53 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const accessTokens = new AccessTokens(tokenKeys, () => publicUrl);
   const client = new DeliveryClient(new EgressPolicy(opts.egressAllow ?? []));
   const metrics = new Metrics(store);
-  const engine = new Engine(
-    store,
-    webhookKeys,
-    accessTokens,
-    client,
-    log.child({ component: 'engine' }),
-    {
-      retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
-      deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
-      callbackTimeoutMs: (opts.callbackTimeoutS ?? 24 * 3600) * 1000,
-      ...(opts.pollIntervalMs ? { pollIntervalMs: opts.pollIntervalMs } : {}),
-      publicUrl: () => publicUrl,
-      secrets,
+  const dispatch = {
+    secrets,
+    publicUrl: () => publicUrl,
+    now: () => {
+      const ms = Date.now();
+      return { ms, iso: new Date(ms).toISOString() };
     },
+  };
+  const callbackTimeoutMs = (opts.callbackTimeoutS ?? 24 * 3600) * 1000;
+  const worker =
+    opts.worker === false
+      ? undefined
+      : new Worker(
+          {
+            store,
+            owner: newWorkerId(),
+            leaseMs: (opts.leaseS ?? 5) * 1000,
+            log: log.child({ component: 'worker' }),
+            metrics,
+            dispatch,
+            signer: { webhookKeys, tokens: accessTokens, secrets },
+            client,
+            retrySchedule: opts.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S,
+            deliveryTimeoutMs: (opts.deliveryTimeoutS ?? 30) * 1000,
+            callbackTimeoutMs,
+          },
+          {
+            concurrency: opts.concurrency ?? 128,
+            originConcurrency: opts.originConcurrency ?? 16,
+            maxSleepMs: opts.pollIntervalMs ?? (conn.dialect === 'postgres' ? 5000 : 60_000),
+          },
+        );
+  const executions = new ExecutionService({
+    store,
+    dispatch,
+    secrets,
+    callbackTimeoutMs,
     metrics,
-  );
-  const entities = new EntityService(store, () => engine.wake());
+    wake: () => worker?.wake(),
+  });
+  const entities = new EntityService(store, () => worker?.wakeEvents());
   const auth = new Authenticator(store, accessTokens, admin.value);
   const server = await buildServer({
     store,
     auth,
     entities,
-    engine,
+    executions,
     webhookKeys,
     tokenKeys,
     accessTokens,
@@ -159,11 +204,10 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   });
   const url = (await server.listen({ port, host })).replace('127.0.0.1', 'localhost');
   if (!opts.publicUrl && port === 0) publicUrl = url;
-  const worker = opts.worker !== false;
   const listener =
-    worker && opts.databaseUrl ? new WakeListener(opts.databaseUrl, () => engine.wake(), log) : undefined;
+    worker && opts.databaseUrl ? new WakeListener(opts.databaseUrl, () => worker.wake(), log) : undefined;
   await listener?.start();
-  if (worker) engine.start();
+  worker?.start();
   // Other processes sharing the database may rotate keys: pick that up (and retire expired keys).
   const keyRefresh = setInterval(() => {
     Promise.all([webhookKeys.reload(), tokenKeys.reload()]).catch((err) => log.warn({ err }, 'key reload failed'));
@@ -177,12 +221,14 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     adminTokenGenerated: admin.generated,
     store,
     server,
-    engine,
+    executions,
+    worker,
+    statementCount: conn.statements,
     async close() {
       clearInterval(keyRefresh);
-      await server.close();
+      // Stop taking requests and work; requests in flight get the drain time, then are handed back.
+      await Promise.all([server.close(), worker?.stop((opts.shutdownTimeoutS ?? 10) * 1000)]);
       await listener?.close();
-      await engine.stop();
       await client.close();
       await store.close();
     },

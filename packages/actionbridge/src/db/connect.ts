@@ -13,18 +13,35 @@ export interface Connection {
   dialect: Dialect;
   /** Where the data lives, for messages: a file path or a redacted URL. */
   location: string;
+  /** SQL statements executed so far (every query Kysely runs, in or out of transactions). */
+  statements(): number;
 }
 
 /**
- * Opens the database: PostgreSQL when `databaseUrl` is set, else SQLite in `dataDir`
- * (WAL, synchronous=FULL: a committed write survives a kill -9 and a power cut).
+ * SQLite durability. In WAL mode `synchronous=NORMAL` writes each commit to the WAL file (the OS
+ * has it: a kill -9 of the process loses nothing committed) and syncs at checkpoints; `FULL` also
+ * fsyncs every commit, which adds a power cut to what a commit survives. Measured on this machine
+ * (2 cores, `node packages/actionbridge/dist/bench/sqlite-sync.bench.js`): single-row commits
+ * NORMAL ~60,000/s vs FULL ~1,600/s, and FULL blocks the event loop for the fsync of each commit.
+ * `ACTIONBRIDGE_SQLITE_SYNC=full` chooses FULL.
+ */
+export type SqliteSync = 'normal' | 'full';
+
+/**
+ * Opens the database: PostgreSQL when `databaseUrl` is set, else SQLite in `dataDir` (WAL).
  */
 export async function connect(opts: {
   dataDir: string;
   databaseUrl?: string | undefined;
   onIdleError?: (err: Error) => void;
+  sqliteSync?: SqliteSync | undefined;
 }): Promise<Connection> {
   let conn: Connection;
+  let statements = 0;
+  // Counting costs one increment per query; tests and the benchmark read it (statements per action).
+  const log = () => {
+    statements++;
+  };
   if (opts.databaseUrl) {
     // int8 columns (the *_ms times) come back as numbers; they stay far below 2^53.
     pg.types.setTypeParser(20, (v) => Number(v));
@@ -33,22 +50,24 @@ export async function connect(opts: {
     // process: pg emits it on the pool, and the next query simply opens a new connection.
     pool.on('error', (err) => opts.onIdleError?.(err));
     conn = {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log }),
       dialect: 'postgres',
       location: opts.databaseUrl.replace(/\/\/[^@/]*@/, '//***@'),
+      statements: () => statements,
     };
   } else {
     mkdirSync(opts.dataDir, { recursive: true });
     const file = join(opts.dataDir, 'actionbridge.sqlite');
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma(`synchronous = ${opts.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     conn = {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log }),
       dialect: 'sqlite',
       location: file,
+      statements: () => statements,
     };
   }
   const { error, results } = await new Migrator({ db: conn.db, provider: migrationProvider }).migrateToLatest();

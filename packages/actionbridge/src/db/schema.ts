@@ -38,8 +38,12 @@ export interface Database {
     caused_by_execution: string | null;
     occurred_at: string;
     created_ms: number;
+    /** 0 pending, 1 processed, 2 dead (failed `attempts` times). */
     processed: number;
     locked_until_ms: number;
+    attempts: number;
+    last_error: string | null;
+    lease_owner: string | null;
   };
   flows: {
     id: string;
@@ -49,7 +53,13 @@ export interface Database {
     data: string;
     created_at: string;
     updated_at: string;
+    /** Hot-flow counter: start of the current window, runs in it, runs in the window before. */
+    hot_window_ms: number;
+    hot_count: number;
+    hot_prev_count: number;
   };
+  /** Trigger index: which flows an event of (org, schema, operation) can start; operation '*' = any. */
+  flow_triggers: { org_id: string; schema: string; operation: string; flow_id: string };
   executions: {
     id: string;
     org_id: string;
@@ -78,6 +88,17 @@ export interface Database {
     last_error: string | null;
     created_at: string;
     updated_at: string;
+    /** Snapshot taken when the delivery is created: what every attempt needs. */
+    origin: string | null;
+    headers: string | null;
+    timeout_ms: number | null;
+    retry_schedule: string | null;
+    /** The installation's `whsec_` secret, sealed. */
+    signing_secret: string | null;
+    mint_token: number;
+    /** Finished (not interrupted) attempts of the current series; a replay starts a new series. */
+    tries: number;
+    lease_owner: string | null;
   };
   resume_tokens: {
     token_hash: string;
@@ -98,5 +119,6 @@ export interface Database {
     response_headers: string;
     response_body: string;
     error: string | null;
+    outcome: 'in_flight' | 'succeeded' | 'retry' | 'failed' | 'interrupted';
   };
 }

@@ -40,7 +40,14 @@ export class DeliveryClient {
     });
   }
 
-  async send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendResult> {
+  /** Sends one attempt. `signal` aborts it early (shutdown hands the attempt back). */
+  async send(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
     const started = performance.now();
     const duration = () => Math.round(performance.now() - started);
     // An IP literal skips DNS (and so the lookup hook): check it here.
@@ -56,7 +63,7 @@ export class DeliveryClient {
         dispatcher: this.agent,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
       });
       const chunks: Buffer[] = [];
       let size = 0;

@@ -1,8 +1,5 @@
 /** Domain types shared by the API, the engine and the store. Wire shapes follow epilot's OpenAPI. */
 
-import type { Selectable } from 'kysely';
-import type { Database } from '../db/schema.js';
-
 // Wire shapes apps receive are defined once, in the SDK; the platform builds them from these.
 export type { EntityDiff, EntityOperation, ExecutionStatus } from '@actionbridge/app-sdk';
 
@@ -187,10 +184,48 @@ export interface Execution {
   };
 }
 
-export type DeliveryStatus = Delivery['status'];
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled';
 
-/** A delivery as the engine and read APIs see it: its row, without the worker lease. */
-export type Delivery = Omit<Selectable<Database['deliveries']>, 'locked_until_ms'>;
+/** The request series that carries one run of one custom action to its app. */
+export interface Delivery {
+  id: string;
+  org_id: string;
+  execution_id: string;
+  action_id: string;
+  app_id: string;
+  component_id: string;
+  /** The same on every attempt and every replay: receivers deduplicate on it. */
+  webhook_id: string;
+  status: DeliveryStatus;
+  /** The body, sealed at rest (it carries the installation's secret options). */
+  request_body: string;
+  /** Attempts made so far (interrupted ones included): the next attempt's number is this + 1. */
+  attempt_count: number;
+  /** Finished attempts of the current series (a replay starts a new one): drives the retry schedule. */
+  tries: number;
+  next_attempt_ms: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  // What every attempt needs, snapshot when the delivery is created: an app upgraded meanwhile
+  // never mixes its old URL with new headers, timeout or secret.
+  url: string;
+  /** `scheme://host:port`: the unit of per-origin concurrency. */
+  origin: string;
+  /** The component's extra headers. */
+  headers: Record<string, string>;
+  /** Per-attempt timeout; `null` = the platform's. */
+  timeout_ms: number | null;
+  /** Retry delays in seconds; `null` = the platform's. */
+  retry_schedule: number[] | null;
+  /** The installation's `whsec_` secret, sealed; `null` = no `v1` signature. */
+  signing_secret: string | null;
+  /** Whether attempts carry an `x-epilot-token` (the app declares permissions). */
+  mint_token: boolean;
+}
+
+export type AttemptOutcome = 'in_flight' | 'succeeded' | 'retry' | 'failed' | 'interrupted';
 
 export interface DeliveryAttempt {
   id: string;
@@ -204,4 +239,9 @@ export interface DeliveryAttempt {
   response_headers: Record<string, string>;
   response_body: string;
   error: string | null;
+  /** `in_flight` until the answer is recorded; `interrupted` when a crash or shutdown cut it off. */
+  outcome: AttemptOutcome;
 }
+
+/** An entity event as the event lane and `GET /v1/events` see it. */
+export type EventStatus = 'pending' | 'processed' | 'dead';

@@ -52,29 +52,46 @@ describe('operating executions: retrigger, cancel, replay', () => {
     );
   });
 
-  it('replays a delivery’s exact request under a new webhook-id; a failed action waits on it', async () => {
+  it('replays a delivery as the same message (same webhook-id and bytes, fresh signature); a failed action waits on it', async () => {
     const { client } = await env.p.newOrg();
     const { exec } = await failedRun(client);
     const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
-    const original = env.rx.received.at(-1)!;
+    const sent = () => env.rx.received.filter((x) => x.headers['webhook-id'] === d.webhook_id);
+    const original = sent().at(-1)!;
+    const before = (await client.req('GET', `/v1/deliveries/${d.id}`)).body.attempts.length;
     env.rx.respond = () => ({ status: 200, body: { replayed: true } });
+    await new Promise((r) => setTimeout(r, 1100)); // a later second, so the fresh timestamp differs
     const r = await client.req('POST', `/v1/deliveries/${d.id}/replay`);
-    assert.equal(r.status, 201);
-    assert.notEqual(r.body.webhook_id, d.webhook_id);
+    assert.equal(r.status, 202);
+    assert.equal(r.body.id, d.id, 'the same delivery');
+    assert.equal(r.body.webhook_id, d.webhook_id, 'the same webhook-id: receivers dedupe on it');
     const done = await waitStatus(client, exec.id, 'success');
     assert.deepEqual(done.actions[0].outputs, { replayed: true });
-    const replayedReq = env.rx.received.find((x) => x.headers['webhook-id'] === r.body.webhook_id)!;
+    const replayedReq = sent().at(-1)!;
+    assert.notEqual(replayedReq, original, 'the replay reached the app');
     assert.equal(replayedReq.body, original.body, 'the same bytes');
+    assert.notEqual(
+      replayedReq.headers['webhook-timestamp'],
+      original.headers['webhook-timestamp'],
+      'a fresh timestamp',
+    );
+    assert.notEqual(replayedReq.headers['webhook-signature'], original.headers['webhook-signature'], 'signed anew');
+    const after = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+    assert.equal(after.status, 'succeeded');
+    assert.equal(after.attempts.length, before + 1, 'the replay’s attempt is appended to the same delivery');
+    assert.equal(after.attempts.at(-1).outcome, 'succeeded');
 
     // Replaying a delivery whose action succeeded sends it again but leaves the execution alone.
     const count = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total;
-    const ok = await client.req('POST', `/v1/deliveries/${r.body.id}/replay`);
-    assert.equal(ok.status, 201);
+    const seen = env.rx.received.length;
+    const ok = await client.req('POST', `/v1/deliveries/${d.id}/replay`);
+    assert.equal(ok.status, 202);
+    await env.rx.waitFor(seen + 1);
     await until(async () => {
-      const x = (await client.req('GET', `/v1/deliveries/${ok.body.id}`)).body;
-      return x.status === 'succeeded';
+      const x = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+      return x.status === 'succeeded' && x.attempts.length === before + 2;
     }, 'replay delivered');
-    assert.equal((await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total, count + 1);
+    assert.equal((await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total, count);
     assert.equal((await client.req('GET', `/v1/automation/executions/${exec.id}`)).body.execution_status, 'success');
     assert.equal((await client.req('POST', '/v1/deliveries/nope/replay')).status, 404);
   });
@@ -160,7 +177,7 @@ describe('operating executions: retrigger, cancel, replay', () => {
     );
     await waitStatus(client, exec.id, 'failed');
     const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
-    assert.equal((await client.req('POST', `/v1/deliveries/${d.id}/replay`)).status, 201);
+    assert.equal((await client.req('POST', `/v1/deliveries/${d.id}/replay`)).status, 202);
     await waitStatus(client, exec.id, 'paused');
     const again = await anon.req('POST', '/v1/automation/public/executions:resume', { resume_token: token });
     assert.equal(again.status, 200);

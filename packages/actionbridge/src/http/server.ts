@@ -4,8 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { badRequest, DomainError } from '../domain/errors.js';
-import type { Engine } from '../engine/engine.js';
 import type { EntityService } from '../entities/service.js';
+import type { ExecutionService } from '../executions/service.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Metrics } from '../metrics.js';
@@ -19,6 +19,7 @@ import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automation.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { entityRoutes } from './routes/entities.js';
+import { eventRoutes } from './routes/events.js';
 import { publicRoutes } from './routes/public.js';
 
 /** What route handlers need. */
@@ -26,7 +27,7 @@ export interface Context {
   store: Store;
   auth: Authenticator;
   entities: EntityService;
-  engine: Engine;
+  executions: ExecutionService;
   webhookKeys: KeyRing;
   tokenKeys: KeyRing;
   accessTokens: AccessTokens;
@@ -118,6 +119,7 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     entityRoutes(scope, ctx, who);
     automationRoutes(scope, ctx, who);
     deliveryRoutes(scope, ctx, who);
+    eventRoutes(scope, ctx, who);
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

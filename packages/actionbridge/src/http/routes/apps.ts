@@ -1,7 +1,7 @@
 import { parseHmacSecret } from '@actionbridge/app-sdk';
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
-import { forbidden, notFound, unprocessable } from '../../domain/errors.js';
+import { badRequest, forbidden, notFound, unprocessable } from '../../domain/errors.js';
 import type { AppManifest, Installation, OptionValues } from '../../domain/types.js';
 import { SecretBox } from '../../secrets/box.js';
 import type { Store } from '../../store/store.js';
@@ -46,8 +46,21 @@ function sealSecrets(m: AppManifest, values: OptionValues[], box: SecretBox): Op
   }));
 }
 
-/** Values sent for the listed components replace theirs; a secret sent back redacted keeps its stored value. */
+/**
+ * Values sent for the listed components replace theirs; a secret sent back redacted keeps its stored
+ * value. A sent value that imitates a sealed secret (`enc:v1:…`) is refused: the engine would try to
+ * open it.
+ */
 function mergeOptionValues(stored: OptionValues[], sent: OptionValues[]): OptionValues[] {
+  sent.forEach((cv, i) => {
+    cv.options.forEach((o, j) => {
+      if (SecretBox.isSealed(o.value)) {
+        throw badRequest(
+          `option_values[${i}].options[${j}].value must not start with "enc:v1:" (reserved for sealed secrets)`,
+        );
+      }
+    });
+  });
   const out = stored.filter((s) => !sent.some((x) => x.component_id === s.component_id));
   for (const cv of sent) {
     const prev = stored.find((s) => s.component_id === cv.component_id);
@@ -70,7 +83,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
     checkManifest(req.body);
     const now = nowIso();
     const appRow = { id: newUuid(), owner_org_id: orgId, latest_version: 1, created_at: now, updated_at: now };
-    await store.createApp(appRow, req.body);
+    await store.transaction((tx) => tx.createApp(appRow, req.body));
     return reply.status(201).send({ app_id: appRow.id, version: 1 });
   });
 
@@ -83,7 +96,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
       if (!existing) throw notFound(`app ${req.params.app_id}`);
       if (existing.owner_org_id !== orgId) throw forbidden('only the org that owns an app can publish its versions');
       checkManifest(req.body);
-      const version = await store.addAppVersion(existing.id, req.body, nowIso());
+      const version = await store.transaction((tx) => tx.addAppVersion(existing.id, req.body, nowIso()));
       return { app_id: existing.id, version };
     },
   );
@@ -186,7 +199,7 @@ export function appRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
 
   app.delete<{ Params: { app_id: string } }>('/v1/app/:app_id', async (req, reply) => {
     const orgId = requireOrgToken(await who(req));
-    if (!(await ctx.engine.uninstall(orgId, req.params.app_id))) {
+    if (!(await ctx.executions.uninstall(orgId, req.params.app_id))) {
       throw notFound(`installation of app ${req.params.app_id}`);
     }
     return reply.status(204).send();

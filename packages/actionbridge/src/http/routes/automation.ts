@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
 import { findComponent } from '../../delivery/payload.js';
-import { conflict, notFound, unprocessable } from '../../domain/errors.js';
+import { notFound, unprocessable } from '../../domain/errors.js';
 import type { Flow } from '../../domain/types.js';
 import type { Store } from '../../store/store.js';
 import { newUuid, nowIso } from '../../util/ids.js';
@@ -55,7 +55,7 @@ function toFlow(body: FlowBody, orgId: string, base?: Flow): Flow {
 
 /** epilot's automation API: flows and executions. */
 export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
-  const { store, engine } = ctx;
+  const { store, executions } = ctx;
 
   app.get<{ Querystring: { schema?: string; size: number; from: number } }>(
     '/v1/automation/flows',
@@ -70,7 +70,7 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     const orgId = requireOrgToken(await who(req));
     await checkFlow(store, req.body);
     const flow = toFlow(req.body, orgId);
-    await store.insertFlow(flow);
+    await store.transaction((tx) => tx.insertFlow(flow));
     return reply.status(201).send(flow);
   });
 
@@ -89,13 +89,14 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
       if (!prev) throw notFound(`flow ${req.params.flow_id}`);
       await checkFlow(store, req.body);
       const flow = toFlow(req.body, orgId, prev);
-      await store.updateFlow(flow);
+      await store.transaction((tx) => tx.updateFlow(flow));
       return flow;
     },
   );
 
   app.delete<{ Params: { flow_id: string } }>('/v1/automation/flows/:flow_id', async (req, reply) => {
-    if (!(await store.deleteFlow(requireOrgToken(await who(req)), req.params.flow_id))) {
+    const orgId = requireOrgToken(await who(req));
+    if (!(await store.transaction((tx) => tx.deleteFlow(orgId, req.params.flow_id)))) {
       throw notFound(`flow ${req.params.flow_id}`);
     }
     return reply.status(204).send();
@@ -120,26 +121,12 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     },
     async (req, reply) => {
       const orgId = requireOrgToken(await who(req));
-      const exec = await store.transaction(async (tx) => {
-        const flow = await tx.getFlow(orgId, req.body.flow_id);
-        if (!flow) throw notFound(`flow ${req.body.flow_id}`);
-        if (!flow.enabled) {
-          const by = flow.disable_details?.disabled_by === 'system' ? ' by the system (hot flow)' : '';
-          throw conflict(`flow ${flow.id} is disabled${by}: enable it to start executions`);
-        }
-        const entity = await tx.getEntity(orgId, req.body.entity_id);
-        if (!entity) throw notFound(`entity ${req.body.entity_id}`);
-        return engine.createExecution(tx, flow, entity, {
-          type: 'manual',
-          entity_id: entity._id,
-          occurred_at: nowIso(),
-        });
-      });
+      const exec = await executions.startManually(orgId, req.body.flow_id, req.body.entity_id);
       return reply.status(201).send(exec);
     },
   );
 
-  app.post<{ Body: Parameters<typeof engine.resume>[0] }>(
+  app.post<{ Body: Parameters<typeof executions.resume>[0] }>(
     '/v1/automation/public/executions::resume',
     {
       schema: {
@@ -158,16 +145,16 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
       },
     },
     // Public: the resume token is the credential.
-    async (req) => engine.resume(req.body),
+    async (req) => executions.resume(req.body),
   );
 
   app.delete<{ Params: { execution_id: string } }>('/v1/automation/executions/:execution_id', async (req) =>
-    engine.cancel(requireOrgToken(await who(req)), req.params.execution_id),
+    executions.cancel(requireOrgToken(await who(req)), req.params.execution_id),
   );
 
   app.post<{ Params: { execution_id: string; action_id: string } }>(
     '/v1/automation/executions/:execution_id/:action_id/retrigger',
-    async (req) => engine.retrigger(requireOrgToken(await who(req)), req.params.execution_id, req.params.action_id),
+    async (req) => executions.retrigger(requireOrgToken(await who(req)), req.params.execution_id, req.params.action_id),
   );
 
   app.get<{ Params: { execution_id: string } }>('/v1/automation/executions/:execution_id', async (req) => {

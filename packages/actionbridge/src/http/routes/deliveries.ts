@@ -8,7 +8,8 @@ import { pagingQuery } from '../schemas.js';
 import type { Context, Who } from '../server.js';
 
 function summary(d: Delivery) {
-  const { request_body: _body, next_attempt_ms, ...rest } = d;
+  // The body, the app's headers and its signing secret are not the installer's to see here.
+  const { request_body: _body, headers: _headers, signing_secret: _secret, next_attempt_ms, ...rest } = d;
   return { ...rest, next_attempt_at: next_attempt_ms === null ? null : new Date(next_attempt_ms).toISOString() };
 }
 
@@ -54,8 +55,8 @@ export function deliveryRoutes(app: FastifyInstance, ctx: Context, who: Who): vo
   );
 
   app.post<{ Params: { id: string } }>('/v1/deliveries/:id/replay', async (req, reply) => {
-    const d = await ctx.engine.replay(requireOrgToken(await who(req)), req.params.id);
-    return reply.status(201).send(summary(d));
+    const d = await ctx.executions.replay(requireOrgToken(await who(req)), req.params.id);
+    return reply.status(202).send(summary(d));
   });
 
   app.get<{ Params: { id: string } }>('/v1/deliveries/:id', async (req) => {

@@ -1,0 +1,61 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { Delivery } from '../../domain/types.js';
+import type { Q } from '../context.js';
+import { toDelivery } from '../deliveries.js';
+
+/** Caps a claim must respect: slots still free per org and per origin (absent = the default cap). */
+export interface ClaimCaps {
+  limit: number;
+  orgCap: number;
+  originCap: number;
+  orgFree: ReadonlyMap<string, number>;
+  originFree: ReadonlyMap<string, number>;
+}
+
+function capOf(column: 'org_id' | 'origin', free: ReadonlyMap<string, number>, dflt: number): RawBuilder<number> {
+  // Cast: PostgreSQL cannot infer a type for bare parameters in CASE branches.
+  const int = (n: number) => sql`cast(${n} as integer)`;
+  if (free.size === 0) return sql<number>`${int(dflt)}`;
+  const whens = [...free].map(([k, n]) => sql`when ${k} then ${int(n)}`);
+  return sql<number>`(case ${sql.ref(column)} ${sql.join(whens, sql` `)} else ${int(dflt)} end)`;
+}
+
+/**
+ * Leases due deliveries within the caller's free slots: per org (a fair share of the process) and
+ * per endpoint origin (default 16 in flight). Deliveries whose org or origin is full are not claimed:
+ * they wait in the store, not in a slot. Each claimed delivery's `attempt_count` grows by one (the
+ * attempt about to be made). PostgreSQL locks with SKIP LOCKED.
+ */
+export async function claimDeliveries(
+  q: Q,
+  a: { now: number; leaseMs: number; owner: string } & ClaimCaps,
+): Promise<Delivery[]> {
+  if (a.limit <= 0) return [];
+  const lease = a.now + a.leaseMs;
+  const ranked = sql`select id, org_id, origin, next_attempt_ms,
+        row_number() over (partition by org_id order by next_attempt_ms, id) as rn_org,
+        row_number() over (partition by origin order by next_attempt_ms, id) as rn_origin
+      from deliveries
+      where status = 'pending' and next_attempt_ms <= ${a.now} and locked_until_ms <= ${a.now}`;
+  const within = sql`rn_org <= ${capOf('org_id', a.orgFree, a.orgCap)} and rn_origin <= ${capOf('origin', a.originFree, a.originCap)}`;
+  const set = sql`locked_until_ms = ${lease}, lease_owner = ${a.owner}, attempt_count = attempt_count + 1`;
+  const rows =
+    q.dialect === 'postgres'
+      ? await sql<Database['deliveries']>`
+          with ranked as (${ranked}),
+          pick as (select id, rn_org, next_attempt_ms from ranked where ${within} order by rn_org, next_attempt_ms limit ${a.limit}),
+          locked as (
+            select d.id from deliveries d join pick p on p.id = d.id
+            where d.status = 'pending' and d.locked_until_ms <= ${a.now}
+            for update of d skip locked)
+          update deliveries d set ${set} from locked where d.id = locked.id returning d.*`.execute(q.db)
+      : await sql<Database['deliveries']>`
+          update deliveries set ${set}
+          where id in (select id from (${ranked}) where ${within} order by rn_org, next_attempt_ms limit ${a.limit})
+          returning *`.execute(q.db);
+  // RETURNING has no order: hand them back in due order.
+  return rows.rows
+    .map((r) => toDelivery(r as never))
+    .sort((x, y) => (x.next_attempt_ms ?? 0) - (y.next_attempt_ms ?? 0) || x.id.localeCompare(y.id));
+}
