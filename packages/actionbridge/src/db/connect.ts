@@ -1,7 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
@@ -64,7 +71,7 @@ export async function connect(opts: {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     conn = {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log }),
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedOnce(sqlite) }), log }),
       dialect: 'sqlite',
       location: file,
       statements: () => statements,
@@ -76,4 +83,28 @@ export async function connect(opts: {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
   return conn;
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; better-sqlite3 statements are reusable, so keep
+ * the most recent ones. Profiled on the end-to-end write→delivery path, `prepare` was 6.5 % of the
+ * process's CPU; with the cache it drops out of the profile. Bounded: `IN (…)` lists of different
+ * lengths are different statements.
+ */
+function preparedOnce(sqlite: SQLite.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt) {
+        cache.delete(text);
+      } else {
+        stmt = sqlite.prepare(text);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(text, stmt);
+      return stmt as unknown as SqliteStatement;
+    },
+  };
 }

@@ -93,7 +93,9 @@ export class DeliveryLane {
       }
       this.send(p.d, p.attempt.id, p.body, p.headers);
     }
-    return started.length > 0 && started.length === caps.limit;
+    // Caps can make a claim smaller than the free slots while more is due: claim again until a
+    // claim comes back empty (work over a cap then waits for a slot to free, which wakes the lane).
+    return started.length > 0;
   }
 
   private send(d: Delivery, attemptId: string, body: string, headers: Record<string, string>): void {

@@ -44,7 +44,9 @@ export class EventLane {
     } finally {
       for (const ev of events) this.inHand.delete(ev.id);
     }
-    return events.length === BATCH;
+    // Per-org caps can make a claim smaller than the batch while more events wait: claim again
+    // until a claim comes back empty.
+    return true;
   }
 
   private async process(events: ClaimedEvent[]): Promise<void> {
