@@ -52,29 +52,46 @@ describe('operating executions: retrigger, cancel, replay', () => {
     );
   });
 
-  it('replays a delivery’s exact request under a new webhook-id; a failed action waits on it', async () => {
+  it('replays a delivery’s message: same delivery and webhook-id, fresh timestamp and signature; a failed action waits on it', async () => {
     const { client } = await env.p.newOrg();
     const { exec } = await failedRun(client);
     const [d] = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.results;
     const original = env.rx.received.at(-1)!;
+    const count = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total;
+    const attemptsBefore = (await client.req('GET', `/v1/deliveries/${d.id}`)).body.attempts.length;
+    // A fresh timestamp is a later second: let the original's second pass.
+    const sentAt = Number(original.headers['webhook-timestamp']);
+    while (Math.floor(Date.now() / 1000) <= sentAt) await new Promise((r) => setTimeout(r, 50));
     env.rx.respond = () => ({ status: 200, body: { replayed: true } });
+    const before = env.rx.received.length;
     const r = await client.req('POST', `/v1/deliveries/${d.id}/replay`);
     assert.equal(r.status, 201);
-    assert.notEqual(r.body.webhook_id, d.webhook_id);
+    assert.equal(r.body.id, d.id, 'the same delivery');
+    assert.equal(r.body.webhook_id, d.webhook_id, 'the same webhook-id');
     const done = await waitStatus(client, exec.id, 'success');
     assert.deepEqual(done.actions[0].outputs, { replayed: true });
-    const replayedReq = env.rx.received.find((x) => x.headers['webhook-id'] === r.body.webhook_id)!;
+    const replayedReq = env.rx.received[before]!;
+    assert.equal(replayedReq.headers['webhook-id'], original.headers['webhook-id']);
     assert.equal(replayedReq.body, original.body, 'the same bytes');
+    assert.ok(Number(replayedReq.headers['webhook-timestamp']) > sentAt, 'a fresh timestamp');
+    assert.notEqual(replayedReq.headers['webhook-signature'], original.headers['webhook-signature'], 'signed anew');
+    const replayed = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+    assert.equal(replayed.status, 'succeeded');
+    assert.equal(replayed.attempts.length, attemptsBefore + 1, 'the attempt is appended to the same delivery');
+    assert.equal(replayed.attempts.at(-1).outcome, 'succeeded');
+    assert.equal((await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total, count);
 
     // Replaying a delivery whose action succeeded sends it again but leaves the execution alone.
-    const count = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total;
-    const ok = await client.req('POST', `/v1/deliveries/${r.body.id}/replay`);
+    const again = env.rx.received.length;
+    const ok = await client.req('POST', `/v1/deliveries/${d.id}/replay`);
     assert.equal(ok.status, 201);
+    assert.equal(ok.body.webhook_id, d.webhook_id);
     await until(async () => {
-      const x = (await client.req('GET', `/v1/deliveries/${ok.body.id}`)).body;
-      return x.status === 'succeeded';
+      const x = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+      return x.status === 'succeeded' && x.attempts.length === attemptsBefore + 2;
     }, 'replay delivered');
-    assert.equal((await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total, count + 1);
+    assert.equal(env.rx.received[again]!.headers['webhook-id'], d.webhook_id);
+    assert.equal((await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body.total, count);
     assert.equal((await client.req('GET', `/v1/automation/executions/${exec.id}`)).body.execution_status, 'success');
     assert.equal((await client.req('POST', '/v1/deliveries/nope/replay')).status, 404);
   });
