@@ -211,8 +211,12 @@ for (const backend of BACKENDS)
         assert.ok(typeof dead.last_error === 'string' && dead.last_error.length > 0, 'the error is recorded');
         const pending = (await clientA.req('GET', '/v1/events?status=pending')).body.results as any[];
         assert.ok(!pending.some((e) => e.id === dead.id), 'a dead event is no longer pending');
-        const metrics = (await clientA.req('GET', '/metrics')).body as string;
-        assert.match(metrics, /^actionbridge_dead_items\{kind="event"\} 1$/m);
+        const deadGauge = /^actionbridge_dead_items\{kind="event"\} 1$/m;
+        await until(
+          async () => deadGauge.test((await clientA.req('GET', '/metrics')).body as string),
+          'the metrics to count the dead event',
+          5000,
+        );
         assert.equal(rx.hits.filter((h) => h.url === '/a').length, 0);
       } finally {
         await db?.close();

@@ -40,7 +40,7 @@ for (const backend of BACKENDS)
         assert.ok(exitedMs !== undefined, `still running 15 s after SIGTERM: ${first.stderr.trim()}`);
         assert.ok(exitedMs <= 3500, `exited ${exitedMs} ms after SIGTERM (--shutdown-timeout 2)`);
         assert.equal(code, 0, `a clean exit: ${first.stderr.trim()}`);
-        assert.equal(rx.open, 0, 'the requests in flight were aborted');
+        await rx.until(() => rx.open === 0, 'the requests in flight to be cut off', 2000);
 
         const second = await CliProcess.start({ ...where(1), env });
         procs.push(second);
