@@ -15,7 +15,13 @@ function summary(d: Delivery) {
 
 /** The request body as read APIs show it: the app's secret options are masked. */
 async function redactedBody(store: Store, secrets: SecretBox, d: Delivery): Promise<unknown> {
-  const body = JSON.parse(secrets.open(d.request_body)) as { data?: { app_options?: Record<string, unknown> } };
+  let body: { data?: { app_options?: Record<string, unknown> } };
+  try {
+    body = JSON.parse(secrets.open(d.request_body)) as typeof body;
+  } catch {
+    // A body that cannot be opened fails its delivery (BAD_CONFIG); the log still shows the rest.
+    return null;
+  }
   const inst = await store.getInstallation(d.org_id, d.app_id);
   const manifest = inst && (await store.getAppVersion(d.app_id, inst.version))?.manifest;
   const options = manifest?.components.find((c) => c.id === d.component_id)?.options ?? [];

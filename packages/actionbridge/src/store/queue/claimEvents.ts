@@ -3,7 +3,20 @@ import type { Database } from '../../db/schema.js';
 import type { Q } from '../context.js';
 import { toEvent } from '../events.js';
 
-export type ClaimedEvent = ReturnType<typeof toEvent>;
+/** A claimed event; `unreadable` says why its stored row cannot be read (it then fails on its own). */
+export type ClaimedEvent = ReturnType<typeof toEvent> & { unreadable?: string };
+
+function readEvent(row: Database['entity_events']): ClaimedEvent {
+  try {
+    return toEvent(row);
+  } catch (err) {
+    const { entity: _e, diff: _d, ...rest } = row;
+    return {
+      ...toEvent({ ...rest, entity: '{}', diff: '{"added":{},"updated":{},"deleted":{}}' }),
+      unreadable: `the stored event cannot be read: ${(err as Error).message}`,
+    };
+  }
+}
 
 /**
  * Leases up to `limit` pending events, fairly across orgs: at most `perOrg` of each org's oldest,
@@ -37,5 +50,5 @@ export async function claimEvents(
   return rows.rows
     .map((r) => ({ ...r, created_ms: Number(r.created_ms) }))
     .sort((x, y) => x.created_ms - y.created_ms || x.id.localeCompare(y.id))
-    .map(toEvent);
+    .map(readEvent);
 }

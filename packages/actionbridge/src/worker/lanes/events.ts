@@ -109,6 +109,7 @@ export class EventLane {
     catalog: Catalog,
     touched: Map<string, CountedFlow>,
   ): Promise<Planned> {
+    if (ev.unreadable) throw new Error(ev.unreadable);
     const out: Planned = { ev, executions: [], changes: new Changes() };
     // Loop protection: a write made with an app token inside execution E never re-triggers E's flow.
     const causeFlow = ev.caused_by_execution ? causes.get(ev.caused_by_execution) : undefined;
