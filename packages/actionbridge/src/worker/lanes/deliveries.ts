@@ -3,13 +3,25 @@ import { attemptHeaders, loggedHeaders } from '../../delivery/headers.js';
 import type { Delivery, DeliveryAttempt, Execution } from '../../domain/types.js';
 import { Catalog, Changes, carryOut } from '../../executions/dispatch.js';
 import { settle } from '../../executions/state.js';
-import { claimDeliveries } from '../../store/queue/claimDeliveries.js';
+import { type ClaimCaps, claimDeliveries } from '../../store/queue/claimDeliveries.js';
 import { finishAttempt } from '../../store/queue/finishAttempts.js';
 import { startAttempts } from '../../store/queue/startAttempts.js';
 import type { Store } from '../../store/store.js';
 import { newId } from '../../util/ids.js';
 import { countFinished, type WorkerContext, writeChanges } from '../context.js';
 import type { Slots } from '../slots.js';
+
+function reachedCap(claimed: Delivery[], caps: ClaimCaps): boolean {
+  const byOrg = new Map<string, number>();
+  const byOrigin = new Map<string, number>();
+  for (const d of claimed) {
+    byOrg.set(d.org_id, (byOrg.get(d.org_id) ?? 0) + 1);
+    byOrigin.set(d.origin, (byOrigin.get(d.origin) ?? 0) + 1);
+  }
+  for (const [org, n] of byOrg) if (n >= (caps.orgFree.get(org) ?? caps.orgCap)) return true;
+  for (const [origin, n] of byOrigin) if (n >= (caps.originFree.get(origin) ?? caps.originCap)) return true;
+  return false;
+}
 
 interface InFlight {
   d: Delivery;
@@ -34,6 +46,8 @@ interface Done {
 export class DeliveryLane {
   readonly inFlight = new Map<string, InFlight>();
   private done: Done[] = [];
+  /** The last claim stopped at a cap or at the free slots: a freed slot may let more through. */
+  private starved = false;
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -43,11 +57,19 @@ export class DeliveryLane {
 
   async tick(): Promise<boolean> {
     const caps = this.slots.caps();
-    if (caps.limit <= 0) return false;
+    if (caps.limit <= 0) {
+      this.starved = true;
+      return false;
+    }
     const { store, owner, leaseMs } = this.ctx;
     const nowMs = Date.now();
+    // The claim is its own statement (most claims find nothing: no transaction for them); the
+    // attempts are written before any request leaves. A crash in between sends nothing: the lease
+    // lapses and the delivery is claimed again.
+    const claimed = await claimDeliveries(store.q, { now: nowMs, leaseMs, owner, ...caps });
+    this.starved = claimed.length === caps.limit || reachedCap(claimed, caps);
+    if (claimed.length === 0) return false;
     const started = await store.transaction(async (tx) => {
-      const claimed = await claimDeliveries(tx.q, { now: nowMs, leaseMs, owner, ...caps });
       const prepared: Array<{
         d: Delivery;
         attempt: DeliveryAttempt;
@@ -93,9 +115,9 @@ export class DeliveryLane {
       }
       this.send(p.d, p.attempt.id, p.body, p.headers);
     }
-    // Caps can make a claim smaller than the free slots while more is due: claim again until a
-    // claim comes back empty (work over a cap then waits for a slot to free, which wakes the lane).
-    return started.length > 0;
+    // More may be due when the claim filled the free slots, or when an org or origin used its whole
+    // share of it; otherwise what is left waits for a slot to free (which wakes the lane).
+    return this.starved;
   }
 
   private send(d: Delivery, attemptId: string, body: string, headers: Record<string, string>): void {
@@ -127,8 +149,8 @@ export class DeliveryLane {
         );
         this.complete({ d, attemptId, judged });
       }
-      // A slot is free: more due work may now be claimed.
-      this.ctx.wake.deliveries();
+      // A slot is free: work held back by a cap may now be claimed.
+      if (this.starved) this.ctx.wake.deliveries();
     });
   }
 
@@ -158,12 +180,12 @@ export class DeliveryLane {
     const { store, log } = this.ctx;
     try {
       const changes = await store.transaction((tx) => this.record(tx, batch));
-      this.after(changes);
+      this.after(changes, batch);
     } catch (batchErr) {
       log.warn({ err: batchErr, count: batch.length }, 'recording a batch of attempts failed; recording one by one');
       for (const one of batch) {
         try {
-          this.after(await store.transaction((tx) => this.record(tx, [one])));
+          this.after(await store.transaction((tx) => this.record(tx, [one])), [one]);
         } catch (err) {
           // This item alone cannot be recorded with its execution (e.g. a corrupt execution row):
           // record its attempt and end its delivery, so nothing stays leased or in limbo.
@@ -223,10 +245,12 @@ export class DeliveryLane {
     return changes;
   }
 
-  private after(changes: Changes): void {
+  private after(changes: Changes, batch: Done[]): void {
     countFinished(this.ctx, changes);
-    // Recorded retries are due later and freed leases are claimable: the lane re-reads when to wake.
-    this.ctx.wake.deliveries();
+    // New deliveries, retries due later and handed-back work: the lane claims or re-reads when to wake.
+    if (changes.deliveries.length || batch.some((d) => d.handedBack || d.judged.result.delivery.status === 'pending')) {
+      this.ctx.wake.deliveries();
+    }
     if (changes.deadlines.length) this.ctx.wake.timers();
   }
 

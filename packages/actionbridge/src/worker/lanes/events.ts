@@ -44,9 +44,10 @@ export class EventLane {
     } finally {
       for (const ev of events) this.inHand.delete(ev.id);
     }
-    // Per-org caps can make a claim smaller than the batch while more events wait: claim again
-    // until a claim comes back empty.
-    return true;
+    // More may wait when the batch was full, or when an org used its whole share of it.
+    const perOrg = new Map<string, number>();
+    for (const ev of events) perOrg.set(ev.org_id, (perOrg.get(ev.org_id) ?? 0) + 1);
+    return events.length === BATCH || [...perOrg.values()].some((n) => n >= PER_ORG);
   }
 
   private async process(events: ClaimedEvent[]): Promise<void> {
