@@ -1,4 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { appConfigurations } from './migrations/0007_app_configurations.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -198,6 +199,8 @@ migrations['0004_installation_signing_secret'] = {
     await db.schema.alterTable('installations').addColumn('signing_secret', 'text').execute();
   },
 };
+
+migrations['0007_app_configurations'] = appConfigurations;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -14,6 +14,7 @@ import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
 import { badRequest, HttpError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { appConfigurationRoutes } from './routes/app-configurations.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automation.js';
 import { deliveryRoutes } from './routes/deliveries.js';
@@ -116,6 +117,8 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     entityRoutes(scope, ctx, who);
     automationRoutes(scope, ctx, who);
     deliveryRoutes(scope, ctx, who);
+    // Its own plugin: it accepts the body-less requests epilot's clients send (see the file).
+    await scope.register(async (apps) => appConfigurationRoutes(apps, ctx, who));
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

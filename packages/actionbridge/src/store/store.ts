@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type AppConfigurationQueries, appConfigurationQueries } from '../apps/store.js';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
 import { WAKE_CHANNEL } from '../db/wakeup.js';
@@ -145,6 +146,9 @@ export interface Store {
   releaseLeases(): Promise<void>;
 
   close(): Promise<void>;
+
+  /** epilot's App API (`apps/`): app metadata and versions on top of the apps above, in this store's transaction. */
+  appConfigurations(): AppConfigurationQueries;
 }
 
 const parse = <T>(text: string): T => JSON.parse(text) as T;
@@ -666,5 +670,9 @@ export class KyselyStore implements Store {
 
   async close() {
     await (this.db as Kysely<Database>).destroy();
+  }
+
+  appConfigurations() {
+    return appConfigurationQueries(this.db, this.dialect);
   }
 }
