@@ -67,7 +67,30 @@ const IMPLEMENTED = {
     'retriggerAction',
     'resumeExecutionWithToken',
   ],
-  app: ['listInstallations', 'getInstallation', 'install', 'patchInstallation', 'uninstall'],
+  app: [
+    'listInstallations',
+    'getInstallation',
+    'install',
+    'patchInstallation',
+    'uninstall',
+    'listConfigurations',
+    'createConfiguration',
+    'listPublicConfigurations',
+    'getPublicConfiguration',
+    'getConfiguration',
+    'patchMetadata',
+    'deleteConfiguration',
+    'listVersions',
+    'getVersion',
+    'deleteVersion',
+    'patchVersion',
+    'getReview',
+    'createReview',
+    'createComponent',
+    'patchComponent',
+    'deleteComponent',
+    'cloneVersion',
+  ],
 };
 
 /** A concrete request for an operation: path parameters filled in, `{}` as the body where one is allowed. */
@@ -371,7 +394,160 @@ describe('epilot clients against the server, answers checked against their OpenA
     });
   });
 
+  describe('@epilot/sdk app client: app configurations, versions, components', () => {
+    const d = defs.app;
+    const component = (url: string, id = 'act') => ({
+      id,
+      component_type: 'CUSTOM_FLOW_ACTION' as const,
+      name: { de: 'Prüfen', en: 'Check' },
+      options: [{ key: 'threshold', type: 'number' as const, required: true }],
+      configuration: {
+        type: 'external_integration' as const,
+        wait_for_callback: false,
+        external_integration_settings: { url, headers: { 'x-key': 'k' } },
+      },
+    });
+
+    /** An org with a configuration whose draft 0.0.1 has one custom action. */
+    async function withConfiguration() {
+      const c = await clients();
+      const created = await call(
+        c.app.createConfiguration(null, { name: 'Compat app', description: { de: 'Prüft', en: 'Checks' } }),
+      );
+      const appId = (created.data as { app_id: string }).app_id;
+      await c.app.createComponent({ appId, version: '0.0.1' }, component('https://x.io/hook'));
+      return { ...c, appId, created };
+    }
+    const publish = (c: Awaited<ReturnType<typeof clients>>, appId: string, version: string) =>
+      call(c.app.createReview({ appId, version }, { technical_contact: 'd@x.io', marketing_contact: 'm@x.io' }));
+
+    it('createConfiguration (201)', async () => {
+      const { created } = await withConfiguration();
+      expectAnswer(d, 'createConfiguration', created, 201);
+    });
+
+    it('getConfiguration (200, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      const got = await call(app.getConfiguration({ appId }));
+      expectAnswer(d, 'getConfiguration', got, 200);
+      assert.equal((got.data as { latest_version: string }).latest_version, '0.0.1');
+      expectAnswer(d, 'getConfiguration', await call(app.getConfiguration({ appId: 'no-such-app' })), 404);
+    });
+
+    it('listConfigurations (200)', async () => {
+      const { app, appId } = await withConfiguration();
+      const list = await call(app.listConfigurations());
+      expectAnswer(d, 'listConfigurations', list, 200);
+      assert.deepEqual(
+        (list.data as { configurations: Array<{ app_id: string }> }).configurations.map((x) => x.app_id),
+        [appId],
+      );
+    });
+
+    it('patchMetadata (204, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'patchMetadata', await call(app.patchMetadata({ appId }, { name: 'Renamed' })), 204);
+      expectAnswer(d, 'patchMetadata', await call(app.patchMetadata({ appId: 'nope' }, { name: 'x' })), 404);
+    });
+
+    it('deleteConfiguration (204, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'deleteConfiguration', await call(app.deleteConfiguration({ appId })), 204);
+      expectAnswer(d, 'deleteConfiguration', await call(app.deleteConfiguration({ appId })), 404);
+    });
+
+    it('listVersions (200) and getVersion (200, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'listVersions', await call(app.listVersions({ appId })), 200);
+      expectAnswer(d, 'getVersion', await call(app.getVersion({ appId, version: '0.0.1' })), 200);
+      expectAnswer(d, 'getVersion', await call(app.getVersion({ appId, version: '9.9.9' })), 404);
+    });
+
+    it('patchVersion (204; 400 once published; 404)', async () => {
+      const c = await withConfiguration();
+      const { app, appId } = c;
+      const grants = [{ action: 'entity:view', resource: 'opportunity' }];
+      expectAnswer(d, 'patchVersion', await call(app.patchVersion({ appId, version: '0.0.1' }, { grants })), 204);
+      expectAnswer(d, 'patchVersion', await call(app.patchVersion({ appId, version: '9.9.9' }, { grants })), 404);
+      await publish(c, appId, '0.0.1');
+      const locked = await call(app.patchVersion({ appId, version: '0.0.1' }, { changelog: 'x' }));
+      expectAnswer(d, 'patchVersion', locked, 400);
+    });
+
+    it('cloneVersion (201 without a body, 400 for an existing target, 404 for a missing source)', async () => {
+      const { app, appId } = await withConfiguration();
+      const cloned = await call(app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.1.0' }));
+      expectAnswer(d, 'cloneVersion', cloned, 201);
+      assert.deepEqual(cloned.data, { app_id: appId, version: '0.1.0', status: 'pending' });
+      const again = await call(app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.1.0' }, {}));
+      expectAnswer(d, 'cloneVersion', again, 400);
+      const missing = await call(app.cloneVersion({ appId, sourceVersion: '7.0.0', targetVersion: '7.0.1' }));
+      expectAnswer(d, 'cloneVersion', missing, 404);
+    });
+
+    it('deleteVersion (204; 400 for the only version; 409 when installed; 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.1' })), 400);
+      await app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.0.2' });
+      await app.install({ appId }, {});
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.2' })), 409);
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.1' })), 204);
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.1' })), 404);
+    });
+
+    it('createComponent (200, 400, 404), patchComponent (204, 400, 404), deleteComponent (204, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      const v = { appId, version: '0.0.1' };
+      expectAnswer(d, 'createComponent', await call(app.createComponent(v, component('https://x.io/b', 'b'))), 200);
+      expectAnswer(d, 'createComponent', await call(app.createComponent(v, component('ftp://x.io', 'c'))), 400);
+      const noVersion = { appId, version: '9.9.9' };
+      expectAnswer(
+        d,
+        'createComponent',
+        await call(app.createComponent(noVersion, component('https://x.io', 'c'))),
+        404,
+      );
+      const patch = { ...v, componentId: 'b' };
+      expectAnswer(d, 'patchComponent', await call(app.patchComponent(patch, component('https://x.io/b2', 'b'))), 204);
+      expectAnswer(d, 'patchComponent', await call(app.patchComponent(patch, component('ftp://x.io', 'b'))), 400);
+      const gone = { ...v, componentId: 'zz' };
+      expectAnswer(d, 'patchComponent', await call(app.patchComponent(gone, component('https://x.io', 'zz'))), 404);
+      expectAnswer(d, 'deleteComponent', await call(app.deleteComponent(patch)), 204);
+      expectAnswer(d, 'deleteComponent', await call(app.deleteComponent(patch)), 404);
+    });
+
+    it('createReview (200) and getReview (200, 404)', async () => {
+      const c = await withConfiguration();
+      const { app, appId } = c;
+      expectAnswer(d, 'getReview', await call(app.getReview({ appId, version: '0.0.1' })), 404);
+      expectAnswer(d, 'createReview', await publish(c, appId, '0.0.1'), 200);
+      expectAnswer(d, 'getReview', await call(app.getReview({ appId, version: '0.0.1' })), 200);
+    });
+
+    it('listPublicConfigurations (200) and getPublicConfiguration (200, 404)', async () => {
+      const c = await withConfiguration();
+      const { appId } = c;
+      const other = await clients();
+      expectAnswer(d, 'getPublicConfiguration', await call(other.app.getPublicConfiguration({ appId })), 404);
+      await publish(c, appId, '0.0.1');
+      expectAnswer(d, 'getPublicConfiguration', await call(other.app.getPublicConfiguration({ appId })), 200);
+      expectAnswer(d, 'listPublicConfigurations', await call(other.app.listPublicConfigurations()), 200);
+    });
+  });
+
   describe('operations ActionBridge does not implement answer 404 or 501 naming the operation, never a 2xx', () => {
+    it('app: every operation not implemented answers 501 naming it', async () => {
+      const { api } = await clients();
+      const missing = defs.app.operations().filter((o) => !IMPLEMENTED.app.includes(o.operationId));
+      assert.ok(missing.length > 0);
+      for (const op of missing) {
+        const r = requestFor(op);
+        const res = await api.req(r.method, r.path, r.body);
+        assert.equal(res.status, 501, `${op.operationId} ${r.method} ${r.path}: ${JSON.stringify(res.body)}`);
+        assert.match(res.body.error, new RegExp(`^${op.operationId} `));
+      }
+    });
+
     for (const name of ['entity', 'automation'] as const) {
       const missing = defs[name].operations().filter((o) => !IMPLEMENTED[name].includes(o.operationId));
       it(`${name}: ${missing.length} operations`, {

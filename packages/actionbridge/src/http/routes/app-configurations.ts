@@ -30,6 +30,7 @@ const NOT_IMPLEMENTED: Array<[method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE
     ['DELETE', '/v1/app-configurations/:appId/logo', 'deleteLogo'],
     ['GET', '/v1/public/app/:appId/components/:componentId', 'getPublicFacingComponent'],
     ['POST', '/v1/app/:appId/options/resolve', 'resolveOptions'],
+    ['POST', '/v1/app/:appId/promote-to/:version', 'promoteVersion'],
     ['POST', '/v1/app-events', 'ingestEvent'],
     ['GET', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyGet'],
     ['POST', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPost'],
