@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { engineLanes } from './migrations/0005_engine_lanes.js';
+import { appConfigurations } from './migrations/0007_app_configurations.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -201,6 +202,7 @@ migrations['0004_installation_signing_secret'] = {
 };
 
 migrations['0005_engine_lanes'] = engineLanes;
+migrations['0007_app_configurations'] = appConfigurations;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

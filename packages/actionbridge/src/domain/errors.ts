@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'conflict'
   | 'unprocessable'
   | 'too_large'
+  | 'unsupported_media_type'
   | 'unavailable';
 
 export class DomainError extends Error {

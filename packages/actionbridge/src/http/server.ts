@@ -15,6 +15,7 @@ import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
 import { STATUS_OF } from './error-map.js';
 import { adminRoutes } from './routes/admin.js';
+import { appConfigurationRoutes } from './routes/app-configurations.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automation.js';
 import { deliveryRoutes } from './routes/deliveries.js';
@@ -120,6 +121,8 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     automationRoutes(scope, ctx, who);
     deliveryRoutes(scope, ctx, who);
     eventRoutes(scope, ctx, who);
+    // Its own plugin: it accepts the body-less requests epilot's clients send (see the file).
+    await scope.register(async (apps) => appConfigurationRoutes(apps, ctx, who));
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
+import { appConfigurationQueries } from './app-configurations.js';
 import { appQueries } from './apps.js';
 import { callbackQueries } from './callbacks.js';
 import type { Q } from './context.js';
@@ -33,6 +34,8 @@ export type Store = ReturnType<typeof orgQueries> &
     readonly dialect: Dialect;
     /** For the queue operations in `queue/`. */
     readonly q: Q;
+    /** The App API's configurations and versions (epilot's `/v1/app-configurations`). */
+    appConfigurations(): ReturnType<typeof appConfigurationQueries>;
     /** Runs `fn` in one transaction (or in the current one, when already inside). */
     transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
     close(): Promise<void>;
@@ -55,6 +58,7 @@ export function makeStore(
     ...executionQueries(q),
     ...deliveryQueries(q),
     ...callbackQueries(q),
+    appConfigurations: () => appConfigurationQueries(db, dialect),
     transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
       if (inTransaction) return fn(store);
       return (db as Kysely<Database>).transaction().execute((trx) => fn(makeStore(trx, dialect, true)));

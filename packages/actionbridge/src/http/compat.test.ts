@@ -1,0 +1,569 @@
+/**
+ * epilot's published clients against the real server: every operation ActionBridge implements is
+ * called through `@epilot/entity-client`, `@epilot/automation-client` and `@epilot/sdk`'s `app`
+ * client, and every answer is checked against the OpenAPI definition that client ships.
+ *
+ * An operation whose answers do not match yet is marked `todo` with the reason: it still runs and
+ * reports, without failing the suite, so the gap stays visible until it is closed (then the `todo`
+ * goes). docs/epilot-compatibility.md lists the same gaps.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createClient as automationClient } from '@epilot/automation-client';
+import { createClient as entityClient } from '@epilot/entity-client';
+import { createClient as appClient } from '@epilot/sdk/app';
+import { type Client, installFlow, manifest, until, useTestPlatform } from '../testing/harness.js';
+import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+
+type Answer = { status: number; data: unknown };
+
+/** Calls a client operation and returns its answer, also when it is an HTTP error (axios throws those). */
+async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
+  try {
+    const r = await p;
+    return { status: r.status, data: r.data };
+  } catch (err) {
+    const res = (err as { response?: { status: number; data: unknown } }).response;
+    if (!res) throw err;
+    return { status: res.status, data: res.data };
+  }
+}
+
+/** The answer has the expected status and matches the operation's schema in the client's definition. */
+function expectAnswer(checker: OpenApiChecker, operationId: string, answer: Answer, status: number): void {
+  assert.equal(answer.status, status, `${operationId} answered ${answer.status}: ${JSON.stringify(answer.data)}`);
+  assertAnswer(checker, operationId, answer);
+}
+
+const defs = {
+  entity: OpenApiChecker.load('entity'),
+  automation: OpenApiChecker.load('automation'),
+  app: OpenApiChecker.load('app'),
+};
+
+/** The operations of each definition ActionBridge implements today (the rest: see the last tests). */
+const IMPLEMENTED = {
+  entity: [
+    'listSchemas',
+    'getSchema',
+    'searchEntities',
+    'createEntity',
+    'upsertEntity',
+    'getEntity',
+    'updateEntity',
+    'patchEntity',
+    'deleteEntity',
+  ],
+  automation: [
+    'searchFlows',
+    'createFlow',
+    'getFlow',
+    'putFlow',
+    'deleteFlow',
+    'getExecutions',
+    'startExecution',
+    'getExecution',
+    'cancelExecution',
+    'retriggerAction',
+    'resumeExecutionWithToken',
+  ],
+  app: [
+    'listInstallations',
+    'getInstallation',
+    'install',
+    'patchInstallation',
+    'uninstall',
+    'listConfigurations',
+    'createConfiguration',
+    'listPublicConfigurations',
+    'getPublicConfiguration',
+    'getConfiguration',
+    'patchMetadata',
+    'deleteConfiguration',
+    'listVersions',
+    'getVersion',
+    'deleteVersion',
+    'patchVersion',
+    'getReview',
+    'createReview',
+    'createComponent',
+    'patchComponent',
+    'deleteComponent',
+    'cloneVersion',
+  ],
+};
+
+/** A concrete request for an operation: path parameters filled in, `{}` as the body where one is allowed. */
+function requestFor(op: { method: string; path: string }) {
+  const path = op.path.replace(/\{[^}]+\}/g, 'x0');
+  return { method: op.method, path, body: ['POST', 'PUT', 'PATCH'].includes(op.method) ? {} : undefined };
+}
+
+describe('epilot clients against the server, answers checked against their OpenAPI definitions', () => {
+  const env = useTestPlatform();
+
+  /** A fresh org with the three clients pointed at the server and authorised with the org's token. */
+  async function clients() {
+    const org = await env.p.newOrg();
+    const auth = `Bearer ${org.token}`;
+    const entities = entityClient();
+    const automation = automationClient();
+    const app = appClient();
+    for (const c of [entities, automation, app]) {
+      c.defaults.baseURL = env.p.url;
+      c.defaults.headers.common.authorization = auth;
+    }
+    return { org, api: org.client, entities, automation, app };
+  }
+
+  describe('@epilot/entity-client', () => {
+    const d = defs.entity;
+    const newContact = async (entities: ReturnType<typeof entityClient>) =>
+      (await entities.createEntity({ slug: 'contact' }, { first_name: 'Ada', _tags: ['vip'] })).data as {
+        _id: string;
+        _updated_at: string;
+      };
+
+    it('createEntity (201)', async () => {
+      const { entities } = await clients();
+      const created = await call(entities.createEntity({ slug: 'contact' }, { first_name: 'Ada', _tags: ['vip'] }));
+      expectAnswer(d, 'createEntity', created, 201);
+    });
+
+    it('getEntity (200, 404)', async () => {
+      const { entities } = await clients();
+      const { _id: id } = await newContact(entities);
+      expectAnswer(d, 'getEntity', await call(entities.getEntity({ slug: 'contact', id })), 200);
+      const missing = await call(entities.getEntity({ slug: 'contact', id: '00000000-0000-4000-8000-000000000000' }));
+      expectAnswer(d, 'getEntity', missing, 404);
+    });
+
+    it('updateEntity (200)', async () => {
+      const { entities } = await clients();
+      const { _id: id } = await newContact(entities);
+      expectAnswer(
+        d,
+        'updateEntity',
+        await call(entities.updateEntity({ slug: 'contact', id }, { first_name: 'B' })),
+        200,
+      );
+    });
+
+    it('patchEntity (200, and 409 for a stale _updated_at)', async () => {
+      const { entities } = await clients();
+      const e = await newContact(entities);
+      const patched = await call(entities.patchEntity({ slug: 'contact', id: e._id }, { amount: 3 }));
+      expectAnswer(d, 'patchEntity', patched, 200);
+      assert.equal((patched.data as { amount: number }).amount, 3);
+      const stale = await call(
+        entities.patchEntity({ slug: 'contact', id: e._id }, { amount: 4, _updated_at: e._updated_at }),
+      );
+      expectAnswer(d, 'patchEntity', stale, 409);
+    });
+
+    it('deleteEntity (200)', async () => {
+      const { entities } = await clients();
+      const { _id: id } = await newContact(entities);
+      expectAnswer(d, 'deleteEntity', await call(entities.deleteEntity({ slug: 'contact', id })), 200);
+      assert.equal((await call(entities.getEntity({ slug: 'contact', id }))).status, 404);
+    });
+
+    it('searchEntities (200)', async () => {
+      const { entities } = await clients();
+      const { _id: id } = await newContact(entities);
+      const found = await call(entities.searchEntities(null, { q: `_id:${id}` }));
+      expectAnswer(d, 'searchEntities', found, 200);
+      assert.equal((found.data as { hits: number }).hits, 1);
+    });
+
+    it('upsertEntity (201 created, 200 updated)', async () => {
+      const { entities } = await clients();
+      const body = { unique_key: ['email'], entity: { email: 'u@example.com', n: 1 } };
+      expectAnswer(d, 'upsertEntity', await call(entities.upsertEntity({ slug: 'contact' }, body)), 201);
+      const again = await call(
+        entities.upsertEntity({ slug: 'contact' }, { ...body, entity: { ...body.entity, n: 2 } }),
+      );
+      expectAnswer(d, 'upsertEntity', again, 200);
+    });
+
+    it('listSchemas (200)', { todo: 'EntitySchemaItem requires capabilities (and more) in each result' }, async () => {
+      const { entities } = await clients();
+      expectAnswer(d, 'listSchemas', await call(entities.listSchemas()), 200);
+    });
+
+    it('getSchema (200)', { todo: 'EntitySchemaItem requires capabilities (and more)' }, async () => {
+      const { entities } = await clients();
+      expectAnswer(d, 'getSchema', await call(entities.getSchema({ slug: 'contact' })), 200);
+    });
+  });
+
+  describe('@epilot/automation-client', () => {
+    const d = defs.automation;
+
+    type Respond = (typeof env.rx)['respond'];
+    const ok: Respond = () => ({ status: 200, body: { ok: true } });
+
+    /** An org with an app answering with `respond`, a flow on opportunities, and an opportunity. */
+    async function withFlow(actions?: Array<Record<string, unknown>>, respond: Respond = ok) {
+      env.rx.respond = respond;
+      const c = await clients();
+      const { appId, flow } = await installFlow(c.api, `${env.rx.url}/compat`, actions ? { actions } : {});
+      const entity = (await c.entities.createEntity({ slug: 'opportunity' }, { name: 'Flowing' })).data as {
+        _id: string;
+      };
+      return { ...c, appId, flow, entity };
+    }
+
+    async function flowBody(api: Client) {
+      const app = (await api.req('POST', '/v1/apps', manifest(`${env.rx.url}/compat`))).body as { app_id: string };
+      return {
+        flow_name: 'Compat flow',
+        triggers: [
+          { type: 'entity_operation', configuration: { schema: 'opportunity', operations: ['updateEntity'] } },
+        ],
+        actions: [{ name: 'Act', type: 'custom-action', config: { app_id: app.app_id, component_id: 'act' } }],
+      } as never;
+    }
+
+    async function startAndWait(automation: ReturnType<typeof automationClient>, flowId: string, entityId: string) {
+      const started = await automation.startExecution(null, { flow_id: flowId, entity_id: entityId });
+      const id = (started.data as { id: string }).id;
+      return { started, id };
+    }
+
+    const untilStatus = (automation: ReturnType<typeof automationClient>, id: string, status: string) =>
+      until(
+        async () => (await automation.getExecution({ execution_id: id })).data.execution_status === status,
+        `execution ${status}`,
+      );
+
+    it('createFlow (201)', async () => {
+      const { automation, api } = await clients();
+      expectAnswer(d, 'createFlow', await call(automation.createFlow(null, await flowBody(api))), 201);
+    });
+
+    it('getFlow (200, 404)', async () => {
+      const { automation, api } = await clients();
+      const flowId = ((await automation.createFlow(null, await flowBody(api))).data as { id: string }).id;
+      expectAnswer(d, 'getFlow', await call(automation.getFlow({ flow_id: flowId })), 200);
+      expectAnswer(d, 'getFlow', await call(automation.getFlow({ flow_id: 'no-such-flow' })), 404);
+    });
+
+    it('searchFlows (200)', async () => {
+      const { automation, api } = await clients();
+      await automation.createFlow(null, await flowBody(api));
+      const found = await call(automation.searchFlows({ schema: 'opportunity' }));
+      expectAnswer(d, 'searchFlows', found, 200);
+      assert.equal((found.data as { total: number }).total, 1);
+    });
+
+    it('putFlow (200)', async () => {
+      const { automation, api } = await clients();
+      const body = await flowBody(api);
+      const flowId = ((await automation.createFlow(null, body)).data as { id: string }).id;
+      const put = await call(automation.putFlow({ flow_id: flowId }, { ...(body as object), flow_name: 'B' } as never));
+      expectAnswer(d, 'putFlow', put, 200);
+    });
+
+    it('deleteFlow (200)', { todo: 'answers 204; epilot documents 200' }, async () => {
+      const { automation, api } = await clients();
+      const flowId = ((await automation.createFlow(null, await flowBody(api))).data as { id: string }).id;
+      expectAnswer(d, 'deleteFlow', await call(automation.deleteFlow({ flow_id: flowId })), 200);
+    });
+
+    const executionTodo = 'AutomationExecution lists `status` as required (beside execution_status); not sent';
+
+    it('startExecution (201)', { todo: executionTodo }, async () => {
+      const { automation, flow, entity } = await withFlow();
+      const { started } = await startAndWait(automation, flow.id, entity._id);
+      expectAnswer(d, 'startExecution', { status: started.status, data: started.data }, 201);
+    });
+
+    it('getExecution (200, 404)', { todo: executionTodo }, async () => {
+      const { automation, flow, entity } = await withFlow();
+      const { id } = await startAndWait(automation, flow.id, entity._id);
+      await untilStatus(automation, id, 'success');
+      expectAnswer(d, 'getExecution', await call(automation.getExecution({ execution_id: id })), 200);
+      expectAnswer(d, 'getExecution', await call(automation.getExecution({ execution_id: 'nope' })), 404);
+    });
+
+    it('getExecutions (200)', { todo: executionTodo }, async () => {
+      const { automation, flow, entity } = await withFlow();
+      const { id } = await startAndWait(automation, flow.id, entity._id);
+      await untilStatus(automation, id, 'success');
+      expectAnswer(d, 'getExecutions', await call(automation.getExecutions({ entity_id: entity._id })), 200);
+    });
+
+    it('cancelExecution (200) of a paused execution', { todo: executionTodo }, async () => {
+      const { automation, flow, entity } = await withFlow(
+        [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
+        () => ({ status: 202, body: {} }),
+      );
+      const { id } = await startAndWait(automation, flow.id, entity._id);
+      await untilStatus(automation, id, 'paused');
+      expectAnswer(d, 'cancelExecution', await call(automation.cancelExecution({ execution_id: id })), 200);
+    });
+
+    it('retriggerAction (200) of a failed action', {
+      todo: 'axios sends a body-less POST as application/x-www-form-urlencoded: the server answers 415',
+    }, async () => {
+      const { automation, flow, entity } = await withFlow(undefined, () => ({ status: 400, body: { error: 'no' } }));
+      const { id } = await startAndWait(automation, flow.id, entity._id);
+      await untilStatus(automation, id, 'failed');
+      env.rx.respond = ok;
+      const r = await call(automation.retriggerAction({ execution_id: id, action_id: flow.actions[0]!.id }));
+      expectAnswer(d, 'retriggerAction', r, 200);
+    });
+
+    it('resumeExecutionWithToken (200, then 400/404 for a used token)', { todo: executionTodo }, async () => {
+      const { automation, flow, entity } = await withFlow(
+        [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
+        () => ({ status: 202, body: {} }),
+      );
+      const before = env.rx.received.length;
+      const { id } = await startAndWait(automation, flow.id, entity._id);
+      await env.rx.waitFor(before + 1);
+      const token = JSON.parse(env.rx.received[before]!.body).data.resume_token as string;
+      await untilStatus(automation, id, 'paused');
+      const anon = automationClient();
+      anon.defaults.baseURL = env.p.url;
+      const resumed = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
+      expectAnswer(d, 'resumeExecutionWithToken', resumed, 200);
+      const again = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
+      assert.ok([400, 404].includes(again.status), `a used token answered ${again.status}`);
+    });
+  });
+
+  describe('@epilot/sdk app client: installations', () => {
+    const d = defs.app;
+
+    async function withApp() {
+      const c = await clients();
+      const created = (await c.api.req('POST', '/v1/apps', manifest(`${env.rx.url}/compat`))).body as {
+        app_id: string;
+      };
+      return { ...c, appId: created.app_id };
+    }
+
+    const values = [{ component_id: 'act', options: [{ key: 'threshold', value: 10 }] }];
+    const installationTodo =
+      'Installation needs installer_org_id, components and installed_version as a string; has extra fields';
+
+    it('install (201) answers an Installation', { todo: installationTodo }, async () => {
+      const { app, appId } = await withApp();
+      expectAnswer(d, 'install', await call(app.install({ appId }, { option_values: values })), 201);
+    });
+
+    it('install with version "1" (a string, as epilot sends it)', { todo: 'version must be an integer' }, async () => {
+      const { app, appId } = await withApp();
+      const r = await call(app.install({ appId }, { version: '1', option_values: values }));
+      expectAnswer(d, 'install', r, 201);
+      assert.equal((r.data as { installed_version: unknown }).installed_version, '1');
+    });
+
+    it('getInstallation (200, 404)', { todo: installationTodo }, async () => {
+      const { app, appId } = await withApp();
+      await app.install({ appId }, { option_values: values });
+      expectAnswer(d, 'getInstallation', await call(app.getInstallation({ appId })), 200);
+      expectAnswer(d, 'getInstallation', await call(app.getInstallation({ appId: 'no-such-app' })), 404);
+    });
+
+    it('listInstallations (200) answers {apps, pagination}', { todo: 'answers {total, results}' }, async () => {
+      const { app, appId } = await withApp();
+      await app.install({ appId }, { option_values: values });
+      const list = await call(app.listInstallations());
+      expectAnswer(d, 'listInstallations', list, 200);
+      assert.deepEqual(
+        (list.data as { apps?: Array<{ app_id: string }> }).apps?.map((a) => a.app_id),
+        [appId],
+      );
+    });
+
+    it('patchInstallation (204)', { todo: 'answers 200 with the installation' }, async () => {
+      const { app, appId } = await withApp();
+      await app.install({ appId }, {});
+      const r = await call(app.patchInstallation({ appId }, { option_values: values }));
+      expectAnswer(d, 'patchInstallation', r, 204);
+    });
+
+    it('uninstall (204, then 404)', async () => {
+      const { app, appId } = await withApp();
+      await app.install({ appId }, { option_values: values });
+      expectAnswer(d, 'uninstall', await call(app.uninstall({ appId })), 204);
+      expectAnswer(d, 'uninstall', await call(app.uninstall({ appId })), 404);
+    });
+  });
+
+  describe('@epilot/sdk app client: app configurations, versions, components', () => {
+    const d = defs.app;
+    const component = (url: string, id = 'act') => ({
+      id,
+      component_type: 'CUSTOM_FLOW_ACTION' as const,
+      name: { de: 'Prüfen', en: 'Check' },
+      options: [{ key: 'threshold', type: 'number' as const, required: true }],
+      configuration: {
+        type: 'external_integration' as const,
+        wait_for_callback: false,
+        external_integration_settings: { url, headers: { 'x-key': 'k' } },
+      },
+    });
+
+    /** An org with a configuration whose draft 0.0.1 has one custom action. */
+    async function withConfiguration() {
+      const c = await clients();
+      const created = await call(
+        c.app.createConfiguration(null, { name: 'Compat app', description: { de: 'Prüft', en: 'Checks' } }),
+      );
+      const appId = (created.data as { app_id: string }).app_id;
+      await c.app.createComponent({ appId, version: '0.0.1' }, component('https://x.io/hook'));
+      return { ...c, appId, created };
+    }
+    const publish = (c: Awaited<ReturnType<typeof clients>>, appId: string, version: string) =>
+      call(c.app.createReview({ appId, version }, { technical_contact: 'd@x.io', marketing_contact: 'm@x.io' }));
+
+    it('createConfiguration (201)', async () => {
+      const { created } = await withConfiguration();
+      expectAnswer(d, 'createConfiguration', created, 201);
+    });
+
+    it('getConfiguration (200, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      const got = await call(app.getConfiguration({ appId }));
+      expectAnswer(d, 'getConfiguration', got, 200);
+      assert.equal((got.data as { latest_version: string }).latest_version, '0.0.1');
+      expectAnswer(d, 'getConfiguration', await call(app.getConfiguration({ appId: 'no-such-app' })), 404);
+    });
+
+    it('listConfigurations (200)', async () => {
+      const { app, appId } = await withConfiguration();
+      const list = await call(app.listConfigurations());
+      expectAnswer(d, 'listConfigurations', list, 200);
+      assert.deepEqual(
+        (list.data as { configurations: Array<{ app_id: string }> }).configurations.map((x) => x.app_id),
+        [appId],
+      );
+    });
+
+    it('patchMetadata (204, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'patchMetadata', await call(app.patchMetadata({ appId }, { name: 'Renamed' })), 204);
+      expectAnswer(d, 'patchMetadata', await call(app.patchMetadata({ appId: 'nope' }, { name: 'x' })), 404);
+    });
+
+    it('deleteConfiguration (204, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'deleteConfiguration', await call(app.deleteConfiguration({ appId })), 204);
+      expectAnswer(d, 'deleteConfiguration', await call(app.deleteConfiguration({ appId })), 404);
+    });
+
+    it('listVersions (200) and getVersion (200, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'listVersions', await call(app.listVersions({ appId })), 200);
+      expectAnswer(d, 'getVersion', await call(app.getVersion({ appId, version: '0.0.1' })), 200);
+      expectAnswer(d, 'getVersion', await call(app.getVersion({ appId, version: '9.9.9' })), 404);
+    });
+
+    it('patchVersion (204; 400 once published; 404)', async () => {
+      const c = await withConfiguration();
+      const { app, appId } = c;
+      const grants = [{ action: 'entity:view', resource: 'opportunity' }];
+      expectAnswer(d, 'patchVersion', await call(app.patchVersion({ appId, version: '0.0.1' }, { grants })), 204);
+      expectAnswer(d, 'patchVersion', await call(app.patchVersion({ appId, version: '9.9.9' }, { grants })), 404);
+      await publish(c, appId, '0.0.1');
+      const locked = await call(app.patchVersion({ appId, version: '0.0.1' }, { changelog: 'x' }));
+      expectAnswer(d, 'patchVersion', locked, 400);
+    });
+
+    it('cloneVersion (201 without a body, 400 for an existing target, 404 for a missing source)', async () => {
+      const { app, appId } = await withConfiguration();
+      const cloned = await call(app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.1.0' }));
+      expectAnswer(d, 'cloneVersion', cloned, 201);
+      assert.deepEqual(cloned.data, { app_id: appId, version: '0.1.0', status: 'pending' });
+      const again = await call(app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.1.0' }, {}));
+      expectAnswer(d, 'cloneVersion', again, 400);
+      const missing = await call(app.cloneVersion({ appId, sourceVersion: '7.0.0', targetVersion: '7.0.1' }));
+      expectAnswer(d, 'cloneVersion', missing, 404);
+    });
+
+    it('deleteVersion (204; 400 for the only version; 409 when installed; 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.1' })), 400);
+      await app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.0.2' });
+      await app.install({ appId }, {});
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.2' })), 409);
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.1' })), 204);
+      expectAnswer(d, 'deleteVersion', await call(app.deleteVersion({ appId, version: '0.0.1' })), 404);
+    });
+
+    it('createComponent (200, 400, 404), patchComponent (204, 400, 404), deleteComponent (204, 404)', async () => {
+      const { app, appId } = await withConfiguration();
+      const v = { appId, version: '0.0.1' };
+      expectAnswer(d, 'createComponent', await call(app.createComponent(v, component('https://x.io/b', 'b'))), 200);
+      expectAnswer(d, 'createComponent', await call(app.createComponent(v, component('ftp://x.io', 'c'))), 400);
+      const noVersion = { appId, version: '9.9.9' };
+      expectAnswer(
+        d,
+        'createComponent',
+        await call(app.createComponent(noVersion, component('https://x.io', 'c'))),
+        404,
+      );
+      const patch = { ...v, componentId: 'b' };
+      expectAnswer(d, 'patchComponent', await call(app.patchComponent(patch, component('https://x.io/b2', 'b'))), 204);
+      expectAnswer(d, 'patchComponent', await call(app.patchComponent(patch, component('ftp://x.io', 'b'))), 400);
+      const gone = { ...v, componentId: 'zz' };
+      expectAnswer(d, 'patchComponent', await call(app.patchComponent(gone, component('https://x.io', 'zz'))), 404);
+      expectAnswer(d, 'deleteComponent', await call(app.deleteComponent(patch)), 204);
+      expectAnswer(d, 'deleteComponent', await call(app.deleteComponent(patch)), 404);
+    });
+
+    it('createReview (200) and getReview (200, 404)', async () => {
+      const c = await withConfiguration();
+      const { app, appId } = c;
+      expectAnswer(d, 'getReview', await call(app.getReview({ appId, version: '0.0.1' })), 404);
+      expectAnswer(d, 'createReview', await publish(c, appId, '0.0.1'), 200);
+      expectAnswer(d, 'getReview', await call(app.getReview({ appId, version: '0.0.1' })), 200);
+    });
+
+    it('listPublicConfigurations (200) and getPublicConfiguration (200, 404)', async () => {
+      const c = await withConfiguration();
+      const { appId } = c;
+      const other = await clients();
+      expectAnswer(d, 'getPublicConfiguration', await call(other.app.getPublicConfiguration({ appId })), 404);
+      await publish(c, appId, '0.0.1');
+      expectAnswer(d, 'getPublicConfiguration', await call(other.app.getPublicConfiguration({ appId })), 200);
+      expectAnswer(d, 'listPublicConfigurations', await call(other.app.listPublicConfigurations()), 200);
+    });
+  });
+
+  describe('operations ActionBridge does not implement answer 404 or 501 naming the operation, never a 2xx', () => {
+    it('app: every operation not implemented answers 501 naming it', async () => {
+      const { api } = await clients();
+      const missing = defs.app.operations().filter((o) => !IMPLEMENTED.app.includes(o.operationId));
+      assert.ok(missing.length > 0);
+      for (const op of missing) {
+        const r = requestFor(op);
+        const res = await api.req(r.method, r.path, r.body);
+        assert.equal(res.status, 501, `${op.operationId} ${r.method} ${r.path}: ${JSON.stringify(res.body)}`);
+        assert.match(res.body.error, new RegExp(`^${op.operationId} `));
+      }
+    });
+
+    for (const name of ['entity', 'automation'] as const) {
+      const missing = defs[name].operations().filter((o) => !IMPLEMENTED[name].includes(o.operationId));
+      it(`${name}: ${missing.length} operations`, {
+        todo: 'no catalogue of unimplemented operations yet: generic routes answer some of them',
+      }, async () => {
+        const { api } = await clients();
+        const wrong: string[] = [];
+        for (const op of missing) {
+          const r = requestFor(op);
+          const res = await api.req(r.method, r.path, r.body);
+          const named = JSON.stringify(res.body ?? '').includes(op.operationId);
+          if (![404, 501].includes(res.status) || !named)
+            wrong.push(`${op.operationId} ${r.method} ${r.path} → ${res.status}`);
+        }
+        assert.deepEqual(wrong, []);
+      });
+    }
+  });
+});

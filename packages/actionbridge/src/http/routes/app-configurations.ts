@@ -1,0 +1,209 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  componentPatchSchema,
+  componentSchema,
+  createConfigurationSchema,
+  createReviewSchema,
+  pageQuery,
+  patchMetadataSchema,
+  patchVersionSchema,
+  versionQuery,
+} from '../../apps/schemas.js';
+import { type Actor, AppConfigurations, describeError } from '../../apps/service.js';
+import { requireOrgToken } from '../../auth/principal.js';
+import { badRequest, DomainError } from '../../domain/errors.js';
+import { unstorableJson } from '../../util/json.js';
+import { STATUS_OF } from '../error-map.js';
+import type { Context, Who } from '../server.js';
+
+type AppParams = { Params: { appId: string } };
+type VersionParams = { Params: { appId: string; version: string } };
+type ComponentParams = { Params: { appId: string; version: string; componentId: string } };
+type Paging = { Querystring: { page: number; pageSize: number } };
+
+/** epilot App API operations ActionBridge does not implement: a 501 naming the operation, never a generic answer. */
+const NOT_IMPLEMENTED: Array<[method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, operationId: string]> =
+  [
+    ['POST', '/v1/app-configurations/:appId/events', 'queryEvents'],
+    ['POST', '/v1/app-configurations/:appId/bundle', 'createBundleUploadUrl'],
+    ['POST', '/v1/app-configurations/:appId/zip', 'createZipUploadUrl'],
+    ['POST', '/v1/app-configurations/:appId/logo', 'createLogoUploadUrl'],
+    ['DELETE', '/v1/app-configurations/:appId/logo', 'deleteLogo'],
+    ['GET', '/v1/public/app/:appId/components/:componentId', 'getPublicFacingComponent'],
+    ['POST', '/v1/app/:appId/options/resolve', 'resolveOptions'],
+    ['POST', '/v1/app/:appId/promote-to/:version', 'promoteVersion'],
+    ['POST', '/v1/app-events', 'ingestEvent'],
+    ['GET', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyGet'],
+    ['POST', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPost'],
+    ['PUT', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPut'],
+    ['PATCH', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPatch'],
+    ['DELETE', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyDelete'],
+  ];
+
+/**
+ * epilot's App API, developer side (`/v1/app-configurations`): what `@epilot/sdk`'s app client and
+ * `epilot app deploy` call. Registered as its own plugin: its body parsers accept the body-less
+ * requests those clients send (an empty body with a JSON or form content-type), which the rest of
+ * the API refuses.
+ */
+export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context, who: Who): Promise<void> {
+  const svc = new AppConfigurations(ctx.store);
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(null, undefined);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return done(badRequest(`the body is not valid JSON: ${(err as Error).message}`));
+    }
+    const why = unstorableJson(value);
+    return why ? done(badRequest(`the body cannot be accepted: ${why}`)) : done(null, value);
+  });
+  // axios sends a POST without data as `application/x-www-form-urlencoded` with no body.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
+    (body as string).length === 0
+      ? done(null, undefined)
+      : done(
+          new DomainError(
+            'unsupported_media_type',
+            `content-type ${req.headers['content-type']} is not supported: send JSON`,
+          ),
+        ),
+  );
+  app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeError(dataVar, errors[0] as never)));
+
+  const actor = async (req: FastifyRequest): Promise<Actor> => {
+    const p = await who(req);
+    const org_id = requireOrgToken(p);
+    return { org_id, ...(p.kind === 'org' ? { token_id: p.token_id } : {}) };
+  };
+  const base = '/v1/app-configurations';
+
+  app.get<Paging>(base, { schema: { querystring: pageQuery } }, async (req) => {
+    const { org_id } = await actor(req);
+    return svc.list(org_id, req.query.page, req.query.pageSize);
+  });
+
+  app.post<{ Body: Parameters<AppConfigurations['create']>[1] }>(
+    base,
+    { schema: { body: createConfigurationSchema } },
+    async (req, reply) => reply.status(201).send(await svc.create(await actor(req), req.body)),
+  );
+
+  app.get<Paging>(`${base}/public`, { schema: { querystring: pageQuery } }, async (req) => {
+    await actor(req);
+    return svc.listPublic(req.query.page, req.query.pageSize);
+  });
+
+  app.get<AppParams & { Querystring: { version?: string } }>(
+    `${base}/public/:appId`,
+    { schema: { querystring: versionQuery } },
+    async (req) => svc.getPublic((await actor(req)).org_id, req.params.appId, req.query.version),
+  );
+
+  app.get<AppParams & { Querystring: { version?: string } }>(
+    `${base}/:appId`,
+    { schema: { querystring: versionQuery } },
+    async (req) => svc.get((await actor(req)).org_id, req.params.appId, req.query.version),
+  );
+
+  app.patch<AppParams & { Body: Record<string, unknown> }>(
+    `${base}/:appId`,
+    { schema: { body: patchMetadataSchema } },
+    async (req, reply) => {
+      await svc.patchMetadata(await actor(req), req.params.appId, req.body);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete<AppParams>(`${base}/:appId`, async (req, reply) => {
+    await svc.delete(await actor(req), req.params.appId);
+    return reply.status(204).send();
+  });
+
+  app.get<AppParams & Paging>(`${base}/:appId/versions`, { schema: { querystring: pageQuery } }, async (req) =>
+    svc.listVersions((await actor(req)).org_id, req.params.appId, req.query.page, req.query.pageSize),
+  );
+
+  app.get<VersionParams>(`${base}/:appId/versions/:version`, async (req) =>
+    svc.get((await actor(req)).org_id, req.params.appId, req.params.version),
+  );
+
+  app.patch<VersionParams & { Body: Parameters<AppConfigurations['patchVersion']>[3] }>(
+    `${base}/:appId/versions/:version`,
+    { schema: { body: patchVersionSchema } },
+    async (req, reply) => {
+      await svc.patchVersion(await actor(req), req.params.appId, req.params.version, req.body);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete<VersionParams>(`${base}/:appId/versions/:version`, async (req, reply) => {
+    await svc.deleteVersion(await actor(req), req.params.appId, req.params.version);
+    return reply.status(204).send();
+  });
+
+  // The body is optional (`CloneVersionRequest`): the service checks it.
+  app.post<VersionParams & { Params: { targetVersion: string } }>(
+    `${base}/:appId/versions/:version/clone-to/:targetVersion`,
+    async (req, reply) => {
+      const { appId, version, targetVersion } = req.params;
+      return reply.status(201).send(await svc.clone(await actor(req), appId, version, targetVersion, req.body));
+    },
+  );
+
+  // What `epilot app deploy` calls (not in the OpenAPI definition): clone to the next free version.
+  app.post<VersionParams>(`${base}/:appId/versions/:version/clone`, async (req, reply) =>
+    reply
+      .status(201)
+      .send(await svc.clone(await actor(req), req.params.appId, req.params.version, undefined, req.body)),
+  );
+
+  app.post<VersionParams>(
+    `${base}/:appId/versions/:version/components`,
+    { schema: { body: componentSchema } },
+    async (req) => svc.createComponent(await actor(req), req.params.appId, req.params.version, req.body),
+  );
+
+  app.patch<ComponentParams & { Body: Record<string, unknown> }>(
+    `${base}/:appId/versions/:version/components/:componentId`,
+    { schema: { body: componentPatchSchema } },
+    async (req, reply) => {
+      const { appId, version, componentId } = req.params;
+      await svc.patchComponent(await actor(req), appId, version, componentId, req.body);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete<ComponentParams>(`${base}/:appId/versions/:version/components/:componentId`, async (req, reply) => {
+    const { appId, version, componentId } = req.params;
+    await svc.deleteComponent(await actor(req), appId, version, componentId);
+    return reply.status(204).send();
+  });
+
+  app.post<VersionParams & { Body: Parameters<AppConfigurations['createReview']>[3] }>(
+    `${base}/:appId/versions/:version/review`,
+    { schema: { body: createReviewSchema } },
+    async (req) => svc.createReview(await actor(req), req.params.appId, req.params.version, req.body),
+  );
+
+  app.get<VersionParams>(`${base}/:appId/versions/:version/review`, async (req) =>
+    svc.getReview((await actor(req)).org_id, req.params.appId, req.params.version),
+  );
+
+  for (const [method, path, operationId] of NOT_IMPLEMENTED) {
+    app.route({
+      method,
+      url: path,
+      schema: { hide: true },
+      handler: async (_req, reply) =>
+        reply.status(501).send({
+          status: 501,
+          error: `${operationId} (${method} ${path.replace(/:(\w+)/g, '{$1}')}) is not implemented by ActionBridge`,
+        }),
+    });
+  }
+}
