@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
-import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -44,6 +43,8 @@ export async function connect(opts: {
   };
   if (opts.databaseUrl) {
     // int8 columns (the *_ms times) come back as numbers; they stay far below 2^53.
+    // Loaded only here: the embedded SQLite default starts without it.
+    const { default: pg } = await import('pg');
     pg.types.setTypeParser(20, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
     // An idle connection that the server drops (restart, failover, admin) must not crash the

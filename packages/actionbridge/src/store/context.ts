@@ -1,7 +1,9 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
-import { WAKE_CHANNEL } from '../worker/wakeup.js';
+
+/** The channel every process LISTENs on; a NOTIFY on it means "work may be waiting". */
+export const WAKE_CHANNEL = 'actionbridge_work';
 
 /** What every store module gets: the database (or the open transaction) and its dialect. */
 export interface Q {

@@ -1,8 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 
-/** The channel every process LISTENs on; a NOTIFY on it means "work may be waiting". */
-export const WAKE_CHANNEL = 'actionbridge_work';
+import { WAKE_CHANNEL } from '../store/context.js';
 
 /**
  * Listens for work notifications from other processes sharing one PostgreSQL database. Only a
@@ -22,7 +21,8 @@ export class WakeListener {
 
   async start(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url });
+    const { default: driver } = await import('pg');
+    const client = new driver.Client({ connectionString: this.url });
     client.on('notification', () => this.onWake());
     client.on('error', (err) => {
       this.log.warn({ err }, 'LISTEN connection lost; reconnecting');

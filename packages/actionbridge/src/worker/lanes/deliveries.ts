@@ -135,7 +135,8 @@ export class DeliveryLane {
         const judged = judge(d, result, d.retry_schedule ?? this.ctx.retrySchedule, Date.now());
         metrics?.attempts.inc({ verdict: judged.verdict });
         metrics?.attemptSeconds.observe(result.durationMs / 1000);
-        log.info(
+        // Successes are in the attempt log; the process log keeps what needs attention.
+        log[judged.verdict === 'success' ? 'debug' : 'info'](
           {
             delivery_id: d.id,
             webhook_id: d.webhook_id,
