@@ -32,13 +32,17 @@ async function startProcess(port: number, dataDir: string): Promise<ChildProcess
     },
     stdio: 'ignore',
   });
-  await until(async () => {
-    if (proc.exitCode !== null) throw new Error(`actionbridge exited with ${proc.exitCode}`);
-    return fetch(`http://localhost:${port}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-  }, 'platform start');
+  await until(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`actionbridge exited with ${proc.exitCode}`);
+      return fetch(`http://localhost:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    'platform start',
+    30_000,
+  );
   return proc;
 }
 

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Execution } from '../domain/types.js';
 import { parse, type Q } from './context.js';
 import type { Page } from './flows.js';
@@ -16,18 +17,30 @@ const toRow = (e: Execution) => ({
 /** Executions: one row per run of a flow, its state kept as one JSON document. */
 export function executionQueries(q: Q) {
   const { db, dialect } = q;
+  const updateOne = async (e: Execution) => {
+    await db
+      .updateTable('executions')
+      .set({ status: e.execution_status, data: JSON.stringify(e), updated_at: e.updated_at })
+      .where('org_id', '=', e.org_id)
+      .where('id', '=', e.id)
+      .execute();
+  };
   return {
     /** Inserts executions in one statement. */
     async insertExecutions(list: readonly Execution[]): Promise<void> {
       if (list.length) await db.insertInto('executions').values(list.map(toRow)).execute();
     },
-    async updateExecution(e: Execution): Promise<void> {
-      await db
-        .updateTable('executions')
-        .set({ status: e.execution_status, data: JSON.stringify(e), updated_at: e.updated_at })
-        .where('org_id', '=', e.org_id)
-        .where('id', '=', e.id)
-        .execute();
+    updateExecution: updateOne,
+    /** Stores executions' new states in one statement (`UPDATE … FROM (VALUES …)`). */
+    async updateExecutions(list: readonly Execution[]): Promise<void> {
+      if (list.length === 0) return;
+      if (list.length === 1) return updateOne(list[0] as Execution);
+      const rows = list.map(
+        (e) => sql`(${e.id}, ${e.org_id}, ${e.execution_status}, ${JSON.stringify(e)}, ${e.updated_at})`,
+      );
+      await sql`update executions set status = v.column3, data = v.column4, updated_at = v.column5
+        from (values ${sql.join(rows)}) as v
+        where executions.id = v.column1 and executions.org_id = v.column2`.execute(db);
     },
     /** `lock`: hold the row until the transaction ends, for read-modify-write of an execution. */
     async getExecution(orgId: string, id: string, lock = false): Promise<Execution | undefined> {

@@ -34,7 +34,7 @@ export async function writeChanges(
   changes: Changes,
   nowMs: number,
 ): Promise<void> {
-  for (const exec of changed) await tx.updateExecution(exec);
+  await tx.updateExecutions([...changed]);
   await tx.insertDeliveries(changes.deliveries);
   await tx.insertResumeTokens(changes.tokens);
   for (const d of changes.deadlines) {

@@ -4,7 +4,7 @@ import type { Delivery, DeliveryAttempt, Execution } from '../../domain/types.js
 import { Catalog, Changes, carryOut } from '../../executions/dispatch.js';
 import { settle } from '../../executions/state.js';
 import { type ClaimCaps, claimDeliveries } from '../../store/queue/claimDeliveries.js';
-import { finishAttempt } from '../../store/queue/finishAttempts.js';
+import { finishAttempt, finishAttempts } from '../../store/queue/finishAttempts.js';
 import { startAttempts } from '../../store/queue/startAttempts.js';
 import type { Store } from '../../store/store.js';
 import { newId } from '../../util/ids.js';
@@ -216,8 +216,7 @@ export class DeliveryLane {
   private async record(tx: Store, batch: Done[]): Promise<Changes> {
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
-    const finals: Done[] = [];
-    for (const one of batch) {
+    const results = batch.map((one) => {
       const result = one.handedBack
         ? {
             ...one.judged.result,
@@ -226,9 +225,10 @@ export class DeliveryLane {
             delivery: { status: 'pending' as const, tries: one.d.tries, next_attempt_ms: nowMs, handed_back: true },
           }
         : one.judged.result;
-      const moved = await finishAttempt(tx.q, this.ctx.owner, { ...result, attempt_id: one.attemptId }, now);
-      if (moved && !one.handedBack && one.judged.outcome) finals.push(one);
-    }
+      return { ...result, attempt_id: one.attemptId };
+    });
+    const moved = await finishAttempts(tx.q, this.ctx.owner, results, now);
+    const finals = batch.filter((one) => moved.has(one.d.id) && !one.handedBack && one.judged.outcome);
     const changes = new Changes();
     if (finals.length === 0) return changes;
     const execs = await tx.lockExecutions(finals.map((f) => f.d.execution_id));
