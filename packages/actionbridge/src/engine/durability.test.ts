@@ -32,17 +32,22 @@ async function startProcess(port: number, dataDir: string): Promise<ChildProcess
     },
     stdio: 'ignore',
   });
-  await until(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`actionbridge exited with ${proc.exitCode}`);
-      return fetch(`http://localhost:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    },
-    'platform start',
-    30_000,
-  );
+  try {
+    await until(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`actionbridge exited with ${proc.exitCode}`);
+        return fetch(`http://localhost:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      'platform start',
+      30_000,
+    );
+  } catch (err) {
+    proc.kill('SIGKILL'); // a process that never became healthy must not outlive the test
+    throw err;
+  }
   return proc;
 }
 
