@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BACKENDS, type Client, installFlow, testPlatform } from '../testing/harness.js';
 import { freshDatabase } from '../testing/postgres.js';
-import {
-  CliProcess,
-  deliveryLag,
-  Endpoint,
-  NO_HOT_LIMIT,
-  newOrg,
-  sleep,
-  tempDir,
-  withEngine,
-} from '../testing/resilience.js';
+import { CliProcess, deliveryLag, Endpoint, NO_HOT_LIMIT, newOrg, sleep, tempDir } from '../testing/resilience.js';
 
 const ORIGIN_LIMIT = 16;
 
@@ -42,12 +33,13 @@ for (const backend of BACKENDS)
       hang.answer = () => 'hang';
       const rxB = await new Endpoint().start();
       // Requests hang far longer than the test: no timeout frees a slot meanwhile.
-      const p = await testPlatform(
-        withEngine(
-          { backend, deliveryTimeoutS: 60 },
-          { originConcurrency: ORIGIN_LIMIT, concurrency: 128, shutdownTimeoutS: 1 },
-        ),
-      );
+      const p = await testPlatform({
+        backend,
+        deliveryTimeoutS: 60,
+        originConcurrency: ORIGIN_LIMIT,
+        concurrency: 128,
+        shutdownTimeoutS: 1,
+      });
       try {
         const a = await p.newOrg('A');
         const b = await p.newOrg('B');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BACKENDS, finishedExecution, installFlow, testPlatform } from '../testing/harness.js';
-import { Endpoint, sleep, statementCount } from '../testing/resilience.js';
+import { Endpoint, sleep } from '../testing/resilience.js';
 
 for (const backend of BACKENDS)
   describe(`an idle engine (${backend})`, () => {
@@ -19,11 +19,11 @@ for (const backend of BACKENDS)
         await slow.until(() => slow.hits.length === 1, 'the request at the slow endpoint');
         await sleep(300); // the write's and the claim's own statements are done
 
-        const s0 = statementCount(p);
+        const s0 = p.statementCount();
         const c0 = process.cpuUsage();
         const t0 = performance.now();
         await sleep(2000);
-        const statements = statementCount(p) - s0;
+        const statements = p.statementCount() - s0;
         const cpu = process.cpuUsage(c0);
         const wallMs = performance.now() - t0;
         assert.equal(slow.open, 1, 'the delivery was in flight throughout');

@@ -12,7 +12,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import type { Platform, PlatformOptions } from '../platform.js';
 import { Client } from './harness.js';
 
 /** One request an endpoint received. */
@@ -200,32 +199,6 @@ export async function deliveryLag(
 
 /** A flow limit high enough that floods in these suites are never disabled as hot. */
 export const NO_HOT_LIMIT = { max_executions: { count: 1_000_000, window: 'P0DT30S' } };
-
-/**
- * Engine settings the engine rewrite adds to PlatformOptions (and the CLI); typed here so these
- * suites compile before they land.
- */
-export interface EngineSettings {
-  /** Max requests in flight per endpoint origin. @default 16 */
-  originConcurrency?: number;
-  /** Requests in flight per process, shared fairly among orgs. @default 128 */
-  concurrency?: number;
-  /** SIGTERM / close: wait this long for in-flight work, then abort it and hand it back. @default 10 */
-  shutdownTimeoutS?: number;
-  /** Work leases, renewed by a heartbeat every leaseS/3 while work runs. @default 5 */
-  leaseS?: number;
-}
-
-export function withEngine<T extends PlatformOptions>(opts: T, settings: EngineSettings): T {
-  return { ...opts, ...settings } as T;
-}
-
-/** `platform.statementCount()`: SQL statements this platform's store has executed so far. */
-export function statementCount(p: Platform): number {
-  const count = (p as unknown as { statementCount?: () => number }).statementCount;
-  if (typeof count !== 'function') throw new Error('platform.statementCount() does not exist (engine-api.md adds it)');
-  return count.call(p);
-}
 
 /** Direct access to a platform's database, to plant what the API refuses to store. */
 export interface RawDb {

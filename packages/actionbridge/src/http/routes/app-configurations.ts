@@ -13,7 +13,6 @@ import { type Actor, AppConfigurations, describeError } from '../../apps/service
 import { requireOrgToken } from '../../auth/principal.js';
 import { badRequest, DomainError } from '../../domain/errors.js';
 import { unstorableJson } from '../../util/json.js';
-import { STATUS_OF } from '../error-map.js';
 import type { Context, Who } from '../server.js';
 
 type AppParams = { Params: { appId: string } };
