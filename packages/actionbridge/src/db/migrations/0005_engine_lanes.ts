@@ -20,10 +20,11 @@ export const engineLanes: Migration = {
       .execute();
     await s.alterTable('entity_events').addColumn('last_error', 'text').execute();
     await s.alterTable('entity_events').addColumn('lease_owner', 'text').execute();
+    // Claims walk the orgs with pending work (a loose index scan) and take each one's oldest few.
     await s
-      .createIndex('entity_events_org')
+      .createIndex('entity_events_pending_org')
       .on('entity_events')
-      .columns(['org_id', 'processed', 'created_ms'])
+      .columns(['processed', 'org_id', 'created_ms'])
       .execute();
 
     await s
@@ -67,6 +68,11 @@ export const engineLanes: Migration = {
       .addColumn('tries', 'integer', (c) => c.notNull().defaultTo(0))
       .execute();
     await s.createIndex('deliveries_lease_owner').on('deliveries').column('lease_owner').execute();
+    await s
+      .createIndex('deliveries_pending_org')
+      .on('deliveries')
+      .columns(['status', 'org_id', 'next_attempt_ms'])
+      .execute();
     await s.createIndex('deliveries_org_app').on('deliveries').columns(['org_id', 'app_id', 'status']).execute();
     await s.createIndex('executions_org_created').on('executions').columns(['org_id', 'created_at']).execute();
 

