@@ -71,7 +71,7 @@ export const engineLanes: Migration = {
     await s
       .createIndex('deliveries_pending_org')
       .on('deliveries')
-      .columns(['status', 'org_id', 'next_attempt_ms'])
+      .columns(['status', 'org_id', 'origin', 'next_attempt_ms'])
       .execute();
     await s.createIndex('deliveries_org_app').on('deliveries').columns(['org_id', 'app_id', 'status']).execute();
     await s.createIndex('executions_org_created').on('executions').columns(['org_id', 'created_at']).execute();

@@ -34,22 +34,35 @@ export async function claimDeliveries(
   if (a.limit <= 0) return [];
   const lease = a.now + a.leaseMs;
   const full = [...a.originFree].filter(([, n]) => n <= 0).map(([origin]) => origin);
-  const perOrg = Math.max(a.orgCap, ...a.orgFree.values());
-  // The candidates: each org with pending deliveries (found by a loose index scan, one seek per org)
-  // gives its oldest due ones, skipping origins already full. Ranking the whole due backlog instead
-  // cost 7.4 ms a claim with ~1,500 due (profiled); this costs what the orgs and their few rows cost.
+  // The candidates: each (org, origin) pair with pending deliveries — found by a loose index scan,
+  // one seek per pair — gives its oldest due few, and pairs whose origin is full are skipped
+  // without reading their rows. So neither a backlog at a hanging endpoint nor one org's flood at
+  // an endpoint many orgs share is read on every claim. Ranking the whole due backlog instead cost
+  // 7.4 ms a claim with ~1,500 due (profiled).
+  const pg = q.dialect === 'postgres';
+  const sep = pg ? sql`chr(31)` : sql`char(31)`;
+  const part = (n: 1 | 2) =>
+    pg
+      ? sql`split_part(pairs.k, chr(31), ${sql.lit(n)})`
+      : n === 1
+        ? sql`substr(pairs.k, 1, instr(pairs.k, char(31)) - 1)`
+        : sql`substr(pairs.k, instr(pairs.k, char(31)) + 1)`;
   const candidates = sql`
-      orgs(org) as (
-        select (select org_id from deliveries where status = 'pending' order by org_id limit 1)
+      pairs(k) as (
+        select (select org_id || ${sep} || origin from deliveries where status = 'pending'
+                order by org_id, origin limit 1)
         union all
-        select (select org_id from deliveries where status = 'pending' and org_id > orgs.org order by org_id limit 1)
-        from orgs where orgs.org is not null),
+        select (select org_id || ${sep} || origin from deliveries
+                where status = 'pending' and (org_id, origin) > (${part(1)}, ${part(2)})
+                order by org_id, origin limit 1)
+        from pairs where pairs.k is not null),
       cand as (
-        select x.id, x.org_id, x.origin, x.next_attempt_ms from orgs join deliveries x on x.id in (
+        select x.id, x.org_id, x.origin, x.next_attempt_ms from pairs join deliveries x on x.id in (
           select y.id from deliveries y
-          where y.org_id = orgs.org and y.status = 'pending' and y.next_attempt_ms <= ${a.now}
-            and y.locked_until_ms <= ${a.now}${full.length ? sql` and y.origin not in (${sql.join(full)})` : sql``}
-          order by y.next_attempt_ms limit ${perOrg}))`;
+          where y.status = 'pending' and y.org_id = ${part(1)} and y.origin = ${part(2)}
+            and y.next_attempt_ms <= ${a.now} and y.locked_until_ms <= ${a.now}
+          order by y.next_attempt_ms limit ${a.originCap})
+        where pairs.k is not null${full.length ? sql` and ${part(2)} not in (${sql.join(full)})` : sql``})`;
   const ranked = sql`select id, org_id, origin, next_attempt_ms,
         row_number() over (partition by org_id order by next_attempt_ms, id) as rn_org,
         row_number() over (partition by origin order by next_attempt_ms, id) as rn_origin
