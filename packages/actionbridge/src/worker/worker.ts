@@ -51,14 +51,14 @@ export class Worker {
       events: new Lane(
         'events',
         () => this.events.tick(),
-        () => nextEventDue(store.q, owner, Date.now()),
+        () => nextEventDue(store.q, owner, this.events.lastClaimAt),
         log,
         opts.maxSleepMs,
       ),
       deliveries: new Lane(
         'deliveries',
         () => this.deliveries.tick(),
-        () => nextDeliveryDue(store.q, owner, Date.now()),
+        () => nextDeliveryDue(store.q, owner, this.deliveries.lastClaimAt),
         log,
         opts.maxSleepMs,
       ),

@@ -4,23 +4,25 @@ import type { Q } from '../context.js';
 const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
 /**
- * When each lane next has work that is not due yet, counting leases in: a delivery leased by a
- * process that died is due when its lease lapses. Work leased by this process is its own business
- * and is left out. Lanes sleep until then (or until woken).
+ * When each lane next has work, counting leases in: a delivery leased by a process that died is due
+ * when its lease lapses. `since` is when the lane's last claim looked: what was due by then and not
+ * claimed waits on a cap (a freed slot wakes the lane), so only what falls due after it counts — even
+ * if that is already past. Work leased by this process is its own business. Lanes sleep until then
+ * (or until woken).
  */
-export async function nextDeliveryDue(q: Q, owner: string, now: number): Promise<number | undefined> {
+export async function nextDeliveryDue(q: Q, owner: string, since: number): Promise<number | undefined> {
   const row = await sql<{ due: unknown }>`
     select min(case when locked_until_ms > next_attempt_ms then locked_until_ms else next_attempt_ms end) as due
     from deliveries
     where status = 'pending' and (lease_owner is null or lease_owner <> ${owner})
-      and (next_attempt_ms > ${now} or locked_until_ms > ${now})`.execute(q.db);
+      and (next_attempt_ms > ${since} or locked_until_ms > ${since})`.execute(q.db);
   return num(row.rows[0]?.due);
 }
 
-export async function nextEventDue(q: Q, owner: string, now: number): Promise<number | undefined> {
+export async function nextEventDue(q: Q, owner: string, since: number): Promise<number | undefined> {
   const row = await sql<{ due: unknown }>`
     select min(locked_until_ms) as due from entity_events
-    where processed = 0 and locked_until_ms > ${now} and (lease_owner is null or lease_owner <> ${owner})`.execute(
+    where processed = 0 and locked_until_ms > ${since} and (lease_owner is null or lease_owner <> ${owner})`.execute(
     q.db,
   );
   return num(row.rows[0]?.due);

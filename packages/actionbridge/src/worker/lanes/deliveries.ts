@@ -53,6 +53,11 @@ interface Done {
 export class DeliveryLane {
   readonly inFlight = new Map<string, InFlight>();
   private done: Done[] = [];
+  /**
+   * When the last claim looked: work due by then and left unclaimed waits on a cap (a freed slot
+   * wakes the lane); work falling due after it is what the lane sleeps until.
+   */
+  lastClaimAt = 0;
   /** The last claim stopped at a cap or at the free slots: a freed slot may let more through. */
   private starved = false;
   private flushing: Promise<void> | undefined;
@@ -65,11 +70,13 @@ export class DeliveryLane {
   async tick(): Promise<boolean> {
     const caps = this.slots.caps();
     if (caps.limit <= 0) {
+      this.lastClaimAt = Date.now();
       this.starved = true;
       return false;
     }
     const { store, owner, leaseMs } = this.ctx;
     const nowMs = Date.now();
+    this.lastClaimAt = nowMs;
     // The claim is its own statement (most claims find nothing: no transaction for them); the
     // attempts are written before any request leaves. A crash in between sends nothing: the lease
     // lapses and the delivery is claimed again.

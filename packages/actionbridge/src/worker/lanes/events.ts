@@ -31,12 +31,15 @@ interface Planned {
 export class EventLane {
   /** Events claimed and not yet committed (their leases are renewed by the heartbeat). */
   readonly inHand = new Set<string>();
+  /** When the last claim looked (events whose backoff ends after it are what the lane sleeps until). */
+  lastClaimAt = 0;
 
   constructor(private readonly ctx: WorkerContext) {}
 
   async tick(): Promise<boolean> {
     const { store, owner, leaseMs } = this.ctx;
-    const events = await claimEvents(store.q, { now: Date.now(), leaseMs, owner, limit: BATCH, perOrg: PER_ORG });
+    this.lastClaimAt = Date.now();
+    const events = await claimEvents(store.q, { now: this.lastClaimAt, leaseMs, owner, limit: BATCH, perOrg: PER_ORG });
     if (events.length === 0) return false;
     for (const ev of events) this.inHand.add(ev.id);
     try {
