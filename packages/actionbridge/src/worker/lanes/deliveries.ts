@@ -129,9 +129,10 @@ export class DeliveryLane {
       }
       this.send(p.d, p.attempt.id, p.body, p.headers);
     }
-    // More may be due when the claim filled the free slots, or when an org or origin used its whole
-    // share of it; otherwise what is left waits for a slot to free (which wakes the lane).
-    return this.starved;
+    // Claim again at once only when this claim filled the free slots or an org's or origin's share
+    // of them; what waits on a full origin or org is claimed when one of its slots frees (`starved`
+    // makes that wake the lane). Returning `starved` here instead spun while an origin was full.
+    return claimed.length === caps.limit || reachedCap(claimed, caps);
   }
 
   private send(d: Delivery, attemptId: string, body: string, headers: Record<string, string>): void {
