@@ -113,6 +113,8 @@ const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...file
   env,
   stdio: 'inherit',
 });
+// Interrupted (Ctrl-C, a CI timeout): pass it on to the tests, then stop the cluster all the same.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 const code = await new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 1 : 0))));
 pg?.stop();
 process.exit(code);
