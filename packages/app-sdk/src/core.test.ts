@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { rejectsWith } from './assertions.test-helper.js';
 import { parsePrivateKey } from './keys.js';
 import type { VerifyOptions } from './options.js';
@@ -26,15 +24,12 @@ interface Vectors {
   };
 }
 
-/** The repo root is the directory holding `packages/`; the vectors live in `../shared` next to it. */
+/**
+ * The published vectors ship with the SDK's tests in `test/fixtures`, a sibling of both `src/` and
+ * `dist/`, so this resolves the same from the compiled test that runs and from its source.
+ */
 function loadVectors(): Vectors {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'packages'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('no repository root (a directory containing packages/) above this test');
-    dir = parent;
-  }
-  const file = path.resolve(dir, '..', 'shared', 'vectors', 'standard-webhooks.json');
+  const file = new URL('../test/fixtures/standard-webhooks.json', import.meta.url);
   return JSON.parse(readFileSync(file, 'utf8')) as Vectors;
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { BACKENDS, type Client, finishedExecution, manifest, useTestPlatform } from '../testing/harness.js';
+import { it } from 'node:test';
+import { BACKENDS, type Client, describeOn, finishedExecution, manifest, useTestPlatform } from '../testing/harness.js';
 
 const base = '/v1/app-configurations';
 
@@ -27,7 +27,7 @@ async function newApp(c: Client, name = 'Credit check') {
 }
 
 for (const backend of BACKENDS)
-  describe(`App API: configurations, versions, components (${backend})`, () => {
+  describeOn(backend, `App API: configurations, versions, components (${backend})`, () => {
     const env = useTestPlatform({ backend });
 
     it('creates a configuration with a draft 0.0.1 that its org reads, lists and patches', async () => {

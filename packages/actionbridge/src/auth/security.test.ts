@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { SignJWT } from 'jose';
 import { KeyRing } from '../keys/keyring.js';
 import {
   BACKENDS,
+  describeOn,
   installFlow,
   manifest,
   type Receiver,
@@ -24,7 +25,7 @@ async function appToken(p: TestPlatform, rx: Receiver, m?: Record<string, unknow
 }
 
 for (const backend of BACKENDS)
-  describe(`access tokens and grants (${backend})`, () => {
+  describeOn(backend, `access tokens and grants (${backend})`, () => {
     const env = useTestPlatform({ backend });
 
     it('lets the app token read and edit what its grants allow', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import {
   BACKENDS,
   Client,
+  describeOn,
   installFlow,
   type Receiver,
   testPlatform,
@@ -31,7 +32,7 @@ async function pausedExecution(rx: Receiver, client: Client) {
 }
 
 for (const backend of BACKENDS)
-  describe(`wait_for_callback (${backend})`, () => {
+  describeOn(backend, `wait_for_callback (${backend})`, () => {
     const env = useTestPlatform({ backend });
 
     it('pauses after a 2xx, resumes once with the callback, then runs the next action', async () => {

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
-import { BACKENDS, Client, installFlow, manifest, type TestPlatform, testPlatform, until } from '../testing/harness.js';
+import { it } from 'node:test';
+import {
+  BACKENDS,
+  Client,
+  describeOn,
+  installFlow,
+  manifest,
+  type TestPlatform,
+  testPlatform,
+  until,
+} from '../testing/harness.js';
 import { freshDatabase } from '../testing/postgres.js';
 import { deliveryLag, Endpoint, type RawDb, rawDb, tempDir } from '../testing/resilience.js';
 
@@ -54,7 +63,7 @@ const withSecret = (appValue: unknown) => ({
 });
 
 for (const backend of BACKENDS)
-  describe(`containment of poisoned items (${backend})`, () => {
+  describeOn(backend, `containment of poisoned items (${backend})`, () => {
     async function setup(opts: Parameters<typeof testPlatform>[0] = {}) {
       const store = await storage(backend);
       const rx = await new Endpoint().start();

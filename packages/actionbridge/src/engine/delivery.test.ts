@@ -5,6 +5,7 @@ import { signedContent, signWebhook } from '@actionbridge/app-sdk';
 import { EgressPolicy, parseCidrs } from '../delivery/egress.js';
 import {
   BACKENDS,
+  describeOn,
   finishedExecution,
   installFlow,
   manifest,
@@ -15,7 +16,7 @@ import {
 } from '../testing/harness.js';
 
 for (const backend of BACKENDS)
-  describe(`delivery of a custom action (${backend})`, () => {
+  describeOn(backend, `delivery of a custom action (${backend})`, () => {
     const env = useTestPlatform({ backend });
 
     it('sends the SPEC §1 request, signed with the platform key, and records success with outputs', async () => {
@@ -308,7 +309,7 @@ describe('egress policy', () => {
 });
 
 for (const backend of BACKENDS)
-  describe(`delivery details (${backend})`, () => {
+  describeOn(backend, `delivery details (${backend})`, () => {
     const env = useTestPlatform({ backend });
 
     async function run(settings: Record<string, unknown>, respond: Receiver['respond']) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { BACKENDS, type Client, installFlow, testPlatform } from '../testing/harness.js';
+import { it } from 'node:test';
+import { BACKENDS, type Client, describeOn, installFlow, testPlatform } from '../testing/harness.js';
 import { freshDatabase } from '../testing/postgres.js';
 import { CliProcess, deliveryLag, Endpoint, NO_HOT_LIMIT, newOrg, sleep, tempDir } from '../testing/resilience.js';
 
@@ -25,7 +25,7 @@ function slowest(lags: Lag[]): Lag {
 }
 
 for (const backend of BACKENDS)
-  describe(`fairness between orgs (${backend})`, () => {
+  describeOn(backend, `fairness between orgs (${backend})`, () => {
     it('one org’s hanging endpoint with 200 deliveries does not delay another org (< 1 s), and never holds more than originConcurrency requests', {
       timeout: 60_000,
     }, async () => {

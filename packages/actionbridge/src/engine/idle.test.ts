@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { BACKENDS, finishedExecution, installFlow, testPlatform } from '../testing/harness.js';
+import { it } from 'node:test';
+import { BACKENDS, describeOn, finishedExecution, installFlow, testPlatform } from '../testing/harness.js';
 import { Endpoint, sleep } from '../testing/resilience.js';
 
 for (const backend of BACKENDS)
-  describe(`an idle engine (${backend})`, () => {
+  describeOn(backend, `an idle engine (${backend})`, () => {
     it('with one delivery in flight to a slow endpoint runs at most 5 SQL statements in 2 s and uses under 5 % CPU', {
       timeout: 30_000,
     }, async () => {

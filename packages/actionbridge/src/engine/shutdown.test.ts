@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { BACKENDS, Client, installFlow, until } from '../testing/harness.js';
+import { it } from 'node:test';
+import { BACKENDS, Client, describeOn, installFlow, until } from '../testing/harness.js';
 import { freshDatabase } from '../testing/postgres.js';
 import { CliProcess, Endpoint, NO_HOT_LIMIT, newOrg, tempDir } from '../testing/resilience.js';
 
 for (const backend of BACKENDS)
-  describe(`SIGTERM (${backend})`, () => {
+  describeOn(backend, `SIGTERM (${backend})`, () => {
     it('returns within --shutdown-timeout 2 (+1.5 s) with requests hanging and dripping; the work is handed back and sent again with the same webhook-ids', {
       timeout: 60_000,
     }, async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BACKENDS, Client, installFlow, until } from '../testing/harness.js';
+import { BACKENDS, Client, describeOn, installFlow, until } from '../testing/harness.js';
 import { freshDatabase, TEST_DATABASE_URL } from '../testing/postgres.js';
 import { CliProcess, Endpoint, NO_HOT_LIMIT, newOrg, sleep, tempDir } from '../testing/resilience.js';
 
@@ -95,7 +95,7 @@ describe('takeover on PostgreSQL', {
 });
 
 for (const backend of BACKENDS)
-  describe(`kill -9 during a write burst (${backend})`, () => {
+  describeOn(backend, `kill -9 during a write burst (${backend})`, () => {
     it('loses nothing: every acknowledged write’s action arrives (a resend keeps its webhook-id) and every request the app saw is in the attempt log', {
       timeout: 90_000,
     }, async () => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { connect } from '../db/connect.js';
 import type { Delivery, EntityItem } from '../domain/types.js';
-import { freshDatabase, TEST_DATABASE_URL } from '../testing/postgres.js';
+import { describeOn, freshDatabase } from '../testing/postgres.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
 import type { ClaimCaps } from './queue/claimDeliveries.js';
 import { claimDeliveries } from './queue/claimDeliveries.js';
@@ -27,10 +27,10 @@ const caps = (limit: number): ClaimCaps => ({
 
 /**
  * The store conformance suite: every backend runs the same tests. SQLite always; PostgreSQL when
- * `DATABASE_URL` points at a server.
+ * `TEST_DATABASE_URL` points at a server, else it reports as skipped.
  */
-function conformance(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>) {
-  describe(`Store conformance: ${name}`, () => {
+function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>) {
+  describeOn(name, `Store conformance: ${name}`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
     const orgA = newId('org');
@@ -300,17 +300,15 @@ conformance('sqlite', async () => {
   };
 });
 
-if (TEST_DATABASE_URL) {
-  conformance('postgres', async () => {
-    const db = await freshDatabase();
-    const conn = await connect({ dataDir: '', databaseUrl: db.url });
-    const store = makeStore(conn.db, conn.dialect);
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await db.drop();
-      },
-    };
-  });
-}
+conformance('postgres', async () => {
+  const db = await freshDatabase();
+  const conn = await connect({ dataDir: '', databaseUrl: db.url });
+  const store = makeStore(conn.db, conn.dialect);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { BACKENDS, installFlow, Receiver, testPlatform } from '../testing/harness.js';
+import { it } from 'node:test';
+import { BACKENDS, describeOn, installFlow, Receiver, testPlatform } from '../testing/harness.js';
 
 /**
  * What one custom action costs the database, end to end (entity write → event → execution →
@@ -12,7 +12,7 @@ import { BACKENDS, installFlow, Receiver, testPlatform } from '../testing/harnes
 const BOUND = { sequential: 28, concurrent: 12 };
 
 for (const backend of BACKENDS)
-  describe(`statements per custom action (${backend})`, () => {
+  describeOn(backend, `statements per custom action (${backend})`, () => {
     it(`costs at most ${BOUND.sequential} statements one at a time and ${BOUND.concurrent} with 32 writers, however much data is stored`, {
       timeout: 120_000,
     }, async (t) => {
