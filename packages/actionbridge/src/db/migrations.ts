@@ -1,4 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { entityIndex } from './migrations/0006_entity_index.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -198,6 +199,8 @@ migrations['0004_installation_signing_secret'] = {
     await db.schema.alterTable('installations').addColumn('signing_secret', 'text').execute();
   },
 };
+
+migrations['0006_entity_index'] = entityIndex;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -12,6 +12,8 @@ import type {
   Flow,
   Installation,
 } from '../types.js';
+import type { EntitySearch } from './entities.js';
+import * as entities from './entities.js';
 
 type Row<T extends keyof Database> = Selectable<Database[T]>;
 export type OrgRow = Row<'orgs'>;
@@ -63,12 +65,17 @@ export interface Store {
 
   /** `lock`: hold the row until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite writes are serial anyway). */
   getEntity(orgId: string, id: string, lock?: boolean): Promise<EntityItem | undefined>;
-  /** Entities of an org, optionally of one schema, newest first. */
+  /** Entities of an org, optionally of one schema, newest first: a scan, for tests and tools. */
   listEntities(orgId: string, schema?: string): Promise<EntityItem[]>;
   listEntitySchemas(orgId: string): Promise<string[]>;
+  /** Writes keep the entity's search index in the same transaction (see store/entities.ts). */
   insertEntity(entity: EntityItem): Promise<void>;
   replaceEntity(entity: EntityItem): Promise<void>;
   deleteEntity(orgId: string, id: string): Promise<void>;
+  /** Entities matching a planned search (entities/planner.ts), on the index: the count and one page. */
+  searchEntities(orgId: string, search: EntitySearch): Promise<{ hits: number; results: EntityItem[] }>;
+  /** Serializes transactions that take the same key until they end (upserts of one unique key). */
+  lockEntityKey(key: string): Promise<void>;
 
   insertEvent(event: EntityEvent): Promise<void>;
   /** Leases up to `limit` unprocessed events, oldest first. */
@@ -148,10 +155,6 @@ export interface Store {
 }
 
 const parse = <T>(text: string): T => JSON.parse(text) as T;
-
-function toEntity(row: Row<'entities'>): EntityItem {
-  return parse<EntityItem>(row.data);
-}
 
 function toDelivery(row: Row<'deliveries'>): Delivery {
   const { locked_until_ms: _lease, ...rest } = row;
@@ -300,51 +303,29 @@ export class KyselyStore implements Store {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async getEntity(orgId: string, id: string, lock = false) {
-    let q = this.db.selectFrom('entities').selectAll().where('org_id', '=', orgId).where('id', '=', id);
-    if (lock && this.dialect === 'postgres') q = q.forUpdate();
-    const row = await q.executeTakeFirst();
-    return row && toEntity(row);
+  getEntity(orgId: string, id: string, lock = false) {
+    return entities.getEntity(this.db, this.dialect, orgId, id, lock);
   }
-  async listEntities(orgId: string, schema?: string) {
-    let q = this.db.selectFrom('entities').selectAll().where('org_id', '=', orgId);
-    if (schema) q = q.where('schema', '=', schema);
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id').execute();
-    return rows.map(toEntity);
+  listEntities(orgId: string, schema?: string) {
+    return entities.listEntities(this.db, orgId, schema);
   }
-  async listEntitySchemas(orgId: string) {
-    const rows = await this.db
-      .selectFrom('entities')
-      .select('schema')
-      .distinct()
-      .where('org_id', '=', orgId)
-      .orderBy('schema')
-      .execute();
-    return rows.map((r) => r.schema);
+  listEntitySchemas(orgId: string) {
+    return entities.listEntitySchemas(this.db, orgId);
   }
-  async insertEntity(e: EntityItem) {
-    await this.db
-      .insertInto('entities')
-      .values({
-        id: e._id,
-        org_id: e._org,
-        schema: e._schema,
-        data: JSON.stringify(e),
-        created_at: e._created_at,
-        updated_at: e._updated_at,
-      })
-      .execute();
+  insertEntity(e: EntityItem) {
+    return entities.insertEntity(this.db, e);
   }
-  async replaceEntity(e: EntityItem) {
-    await this.db
-      .updateTable('entities')
-      .set({ data: JSON.stringify(e), updated_at: e._updated_at })
-      .where('org_id', '=', e._org)
-      .where('id', '=', e._id)
-      .execute();
+  replaceEntity(e: EntityItem) {
+    return entities.replaceEntity(this.db, e);
   }
-  async deleteEntity(orgId: string, id: string) {
-    await this.db.deleteFrom('entities').where('org_id', '=', orgId).where('id', '=', id).execute();
+  deleteEntity(orgId: string, id: string) {
+    return entities.deleteEntity(this.db, orgId, id);
+  }
+  searchEntities(orgId: string, search: EntitySearch) {
+    return entities.searchEntities(this.db, this.dialect, orgId, search);
+  }
+  lockEntityKey(key: string) {
+    return entities.lockEntityKey(this.db, this.dialect, key);
   }
 
   /** PostgreSQL: tells the other processes that work is waiting (delivered when the transaction commits). */
