@@ -10,7 +10,7 @@ import type { Database } from '../schema.js';
  * On PostgreSQL the text columns use the "C" collation, so that comparisons (prefix ranges, keyset
  * pagination, sorting) follow code points exactly as SQLite's BINARY does, whatever the database's
  * locale. Index entries stay below PostgreSQL's 2,704-byte btree limit: paths are at most 200 and
- * values at most 400 UTF-16 units (≤ 600 + 1,200 bytes).
+ * values at most 256 UTF-16 units (≤ 600 + 768 bytes).
  */
 export const entityIndex: Migration = {
   async up(schemaDb: Kysely<unknown>) {
