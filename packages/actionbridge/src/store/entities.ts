@@ -12,16 +12,24 @@ import type { EntityItem } from '../types.js';
  * {@link MAX_INDEXED_TEXT} characters) and, for JSON numbers, as a number. It is written in the same
  * transaction as the entity, so a search never sees one without the other.
  *
- * A search is one `count` and one page query over `entities`, each term an `IN (…)` lookup on
- * `entity_terms`' indexes. Patterns that no index can answer (`*foo*`, bare words) are matched in
- * JS over the index rows of their path, in time slices that give the event loop back every few
- * milliseconds (better-sqlite3 runs SQL on the main thread: a LIKE over a big org would hold it).
+ * A search is a count and a page query driven by its most selective index lookup, the other terms
+ * filtering those rows (see {@link searchEntities}). Patterns no index can answer (`*foo*`, bare
+ * words) are matched in JS over the index rows of their path, in time slices that give the event
+ * loop back every few milliseconds (better-sqlite3 runs SQL on the main thread: a LIKE over a big
+ * org would hold it, and SQLite's LIKE/GLOB backtrack: `*a?a?…b*` took 360 ms over 2,000 rows).
  *
- * Measured (SQLite, 2 cores; `store.test.ts` checks the flat ones): searching an org of 100 vs
- * 20,000 entities costs the same for `field:value`, prefixes, ranges, `_exists_`, `_id`, an
- * upsert's key lookup and a `_schema` page sorted by date; `*`-counts and sorts by an attribute
- * grow with the matches (as in Elasticsearch); patterns with a leading wildcard and bare words read
- * every index row of their path (of the org) in slices. See the report in the commit for numbers.
+ * Measured (median of 15, this 2-core machine while other test suites loaded it; 100 vs 20,000
+ * entities in the org; `store.test.ts` asserts the flat ones on SQLite):
+ *   `email.email:x` 0.76 / 0.56 ms (SQLite), 10.6 / 17.2 ms (PostgreSQL: ~5 ms a round trip under
+ *   that load; the plans are index scans executing in < 0.1 ms); `name:"…"` 0.40 / 0.53;
+ *   prefix 0.72 / 0.54; `amount:[40 TO 43] AND status:won` 1.06 / 0.78; an upsert's key lookup
+ *   0.61 / 0.33 (PostgreSQL 2.2 / 3.4); `amount:[40 TO 49] AND name:*3` (a pattern narrowed by an
+ *   indexed sibling) 13.7 / 10.0; `_created_at` range AND a term 0.69 / 1.00.
+ * Costs that grow with the matches, as in Elasticsearch: `*` 0.2 / 9.3 ms; `status:won` (6,667
+ * hits) 0.6 / 15.9; `NOT status:won` 0.3 / 49; `status:won` sorted by `amount` 0.35 / 194.
+ * Patterns with a leading wildcard and bare words read every index row of their path, in slices:
+ * `name:*43` 0.8 / 202 ms, `user43` 11 / 554 ms wall time (measured with 250-row chunks and 8 ms
+ * slices; now 150 and 5), the event loop free all along.
  */
 
 /**
@@ -297,10 +305,13 @@ export interface EntitySearch {
   size: number;
 }
 
-/** Rows read per statement while scanning index rows (~4 ms for 250 rows of 256 characters on SQLite). */
-const SCAN_CHUNK = 250;
-/** Scans together give the event loop back after this many milliseconds of matching. */
-const SLICE_MS = 8;
+/**
+ * Rows read per statement while scanning index rows (~2.5 ms for 150 rows of 256 characters on
+ * SQLite, here), and milliseconds of scanning per loop turn: with 250 and 8, twelve hostile
+ * searches delayed a GET /healthz by up to 100 ms on this loaded machine, with 150 and 5 by 30–85.
+ */
+const SCAN_CHUNK = 150;
+const SLICE_MS = 5;
 /** An AND whose indexed part selects at most this many entities scans only their rows for its patterns. */
 const NARROW_LIMIT = 2000;
 
@@ -308,9 +319,34 @@ const NARROW_LIMIT = 2000;
  * The event loop's time, shared by every scan in the process: once scans have used
  * {@link SLICE_MS} of a loop turn, all of them wait for the next turn (`setImmediate`, after the
  * loop has polled for I/O). Per-scan slices were not enough: eight concurrent scans each taking
- * their 8 ms in the same turn held other requests for 190 ms.
+ * their 8 ms slice in the same turn held other requests for 190 ms.
  */
 let turn: { start: number; next?: Promise<void> } = { start: performance.now() };
+let scanning = 0;
+let lane: Promise<void> = Promise.resolve();
+
+/**
+ * Runs one chunk of a scan (a read and its matching) when the chunks of other scans are done:
+ * scans take turns chunk by chunk, so at most one scan statement waits for the database at any
+ * time. Twelve concurrent scans each queueing theirs made a GET /healthz wait behind all of them
+ * (SQLite's one connection, PostgreSQL's pool): 150–300 ms on a loaded machine.
+ */
+async function inLane<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(); // it holds the connection: waiting for other scans could deadlock
+  const before = lane;
+  let release = () => {};
+  lane = new Promise((resolve) => {
+    release = resolve;
+  });
+  await before;
+  try {
+    await shareLoop();
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
 async function shareLoop() {
   while (performance.now() - turn.start >= SLICE_MS) {
     if (!turn.next) {
@@ -552,6 +588,16 @@ function scans(m: EntityMatch, out: Scan[] = []): Scan[] {
 
 /** The ids of entities with a leaf that passes a scan, reading the org's index rows in slices. */
 async function runScan(db: Db, orgId: string, m: Scan, within?: string[]): Promise<string[]> {
+  // The first scan of an idle loop starts a fresh turn (the last one may have ended long ago).
+  if (scanning++ === 0 && !turn.next) turn = { start: performance.now() };
+  try {
+    return await scanRows(db, orgId, m, within);
+  } finally {
+    scanning--;
+  }
+}
+
+async function scanRows(db: Db, orgId: string, m: Scan, within?: string[]): Promise<string[]> {
   const found = new Set<string>();
   const check = async (rows: Array<{ entity_id: string; value_text: string }>) => {
     for (const r of rows) {
@@ -561,13 +607,14 @@ async function runScan(db: Db, orgId: string, m: Scan, within?: string[]): Promi
   };
   if (within) {
     for (let i = 0; i < within.length; i += SCAN_CHUNK) {
-      await shareLoop();
       const ids = within.slice(i, i + SCAN_CHUNK);
-      const { rows } = await sql<{ entity_id: string; value_text: string }>`
-        select t.entity_id, t.value_text from entity_terms t
-        where t.entity_id in (${sql.join(ids)})
-        and ${m.paths === null ? TRUE : pathCond('t', m.paths)} and ${prefixCond('t', m.prefix)}`.execute(db);
-      await check(rows);
+      await inLane(db, async () => {
+        const { rows } = await sql<{ entity_id: string; value_text: string }>`
+          select t.entity_id, t.value_text from entity_terms t
+          where t.entity_id in (${sql.join(ids)})
+          and ${m.paths === null ? TRUE : pathCond('t', m.paths)} and ${prefixCond('t', m.prefix)}`.execute(db);
+        await check(rows);
+      });
     }
     return [...found];
   }
@@ -576,19 +623,21 @@ async function runScan(db: Db, orgId: string, m: Scan, within?: string[]): Promi
   for (const path of m.paths ?? [null]) {
     let after: { path: string; value_text: string; entity_id: string } | undefined;
     for (;;) {
-      await shareLoop();
       const keyset = after
         ? path === null
           ? sql`(t.path, t.value_text, t.entity_id) > (${after.path}, ${after.value_text}, ${after.entity_id})`
           : sql`(t.value_text, t.entity_id) > (${after.value_text}, ${after.entity_id})`
         : TRUE;
-      const { rows } = await sql<{ path: string; entity_id: string; value_text: string }>`
-        select t.path, t.value_text, t.entity_id from entity_terms t
-        where t.org_id = ${orgId} and ${path === null ? TRUE : sql`t.path = ${path}`} and ${prefixCond('t', m.prefix)}
-        and ${keyset}
-        order by ${path === null ? sql`t.path, ` : sql``}t.value_text, t.entity_id
-        limit ${SCAN_CHUNK}`.execute(db);
-      await check(rows);
+      const rows = await inLane(db, async () => {
+        const chunk = await sql<{ path: string; entity_id: string; value_text: string }>`
+          select t.path, t.value_text, t.entity_id from entity_terms t
+          where t.org_id = ${orgId} and ${path === null ? TRUE : sql`t.path = ${path}`} and ${prefixCond('t', m.prefix)}
+          and ${keyset}
+          order by ${path === null ? sql`t.path, ` : sql``}t.value_text, t.entity_id
+          limit ${SCAN_CHUNK}`.execute(db);
+        await check(chunk.rows);
+        return chunk.rows;
+      });
       if (rows.length < SCAN_CHUNK) break;
       after = rows.at(-1);
     }
