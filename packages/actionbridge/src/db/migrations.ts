@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { engineLanes } from './migrations/0005_engine_lanes.js';
+import { entityIndex } from './migrations/0006_entity_index.js';
 import { appConfigurations } from './migrations/0007_app_configurations.js';
 
 /**
@@ -203,6 +204,7 @@ migrations['0004_installation_signing_secret'] = {
 
 migrations['0005_engine_lanes'] = engineLanes;
 migrations['0007_app_configurations'] = appConfigurations;
+migrations['0006_entity_index'] = entityIndex;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

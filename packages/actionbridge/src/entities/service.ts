@@ -5,7 +5,7 @@ import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../do
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
-import { matches, parseQuery, sortEntities } from './query.js';
+import { planSearch, uniqueKeyMatch } from './planner.js';
 
 /** Schemas every org has; any other valid slug works too. */
 export const BUILTIN_SCHEMAS = ['opportunity', 'contact', 'contract'] as const;
@@ -109,18 +109,26 @@ export class EntityService {
   async create(p: Principal, slug: string, body: unknown, dryRun = false): Promise<EntityItem> {
     checkSlug(slug);
     const attrs = userAttributes(checkBody(body, slug));
-    this.check(p, 'entity:create', slug);
+    if (dryRun) return this.createIn(this.store, p, slug, attrs, true);
+    const entity = await this.store.transaction((tx) => this.createIn(tx, p, slug, attrs, false));
+    this.onEvent();
+    return entity;
+  }
+
+  private compose(p: Principal, slug: string, attrs: Record<string, unknown>): EntityItem {
     const now = nowIso();
-    const entity = compose(
+    return compose(
       { _id: newUuid(), _org: orgOf(p), _schema: slug, _title: titleOf(attrs), _created_at: now, _updated_at: now },
       attrs,
     );
+  }
+
+  private async createIn(tx: Store, p: Principal, slug: string, attrs: Record<string, unknown>, dryRun: boolean) {
+    this.check(p, 'entity:create', slug);
+    const entity = this.compose(p, slug, attrs);
     if (dryRun) return entity;
-    await this.store.transaction(async (tx) => {
-      await tx.insertEntity(entity);
-      await this.emit(tx, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
-    });
-    this.onEvent();
+    await tx.insertEntity(entity);
+    await this.emit(tx, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
     return entity;
   }
 
@@ -135,40 +143,50 @@ export class EntityService {
   ): Promise<EntityItem> {
     checkSlug(slug);
     const b = checkBody(body, slug);
-    const updated = await this.store.transaction(async (tx) => {
-      const before = await tx.getEntity(orgOf(p), id, true);
-      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
-      this.check(p, 'entity:edit', slug, id);
-      if (mode === 'patch' && typeof b._updated_at === 'string') {
-        const sent = Date.parse(b._updated_at);
-        if (Number.isNaN(sent)) throw badRequest('_updated_at must be an ISO date-time');
-        if (sent < Date.parse(before._updated_at)) {
-          throw conflict(
-            `entity was updated at ${before._updated_at}, after the _updated_at you sent (${b._updated_at})`,
-          );
-        }
-      }
-      const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
-      const after = compose(
-        {
-          _id: before._id,
-          _org: before._org,
-          _schema: before._schema,
-          _title: typeof attrs._title === 'string' ? attrs._title : titleOf(attrs) || before._title,
-          _created_at: before._created_at,
-          _updated_at: nowIso(),
-        },
-        attrs,
-      );
-      const diff = diffAttributes(userAttributes(before), userAttributes(after));
-      if (isEmptyDiff(diff)) return before;
-      if (dryRun) return after;
-      await tx.replaceEntity(after);
-      await this.emit(tx, p, 'updateEntity', after, diff);
-      return after;
-    });
+    const updated = await this.store.transaction((tx) => this.updateIn(tx, p, slug, id, b, mode, dryRun));
     this.onEvent();
     return updated;
+  }
+
+  private async updateIn(
+    tx: Store,
+    p: Principal,
+    slug: string,
+    id: string,
+    b: Record<string, unknown>,
+    mode: 'put' | 'patch',
+    dryRun: boolean,
+  ): Promise<EntityItem> {
+    const before = await tx.getEntity(orgOf(p), id, true);
+    if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+    this.check(p, 'entity:edit', slug, id);
+    if (mode === 'patch' && typeof b._updated_at === 'string') {
+      const sent = Date.parse(b._updated_at);
+      if (Number.isNaN(sent)) throw badRequest('_updated_at must be an ISO date-time');
+      if (sent < Date.parse(before._updated_at)) {
+        throw conflict(
+          `entity was updated at ${before._updated_at}, after the _updated_at you sent (${b._updated_at})`,
+        );
+      }
+    }
+    const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
+    const after = compose(
+      {
+        _id: before._id,
+        _org: before._org,
+        _schema: before._schema,
+        _title: typeof attrs._title === 'string' ? attrs._title : titleOf(attrs) || before._title,
+        _created_at: before._created_at,
+        _updated_at: nowIso(),
+      },
+      attrs,
+    );
+    const diff = diffAttributes(userAttributes(before), userAttributes(after));
+    if (isEmptyDiff(diff)) return before;
+    if (dryRun) return after;
+    await tx.replaceEntity(after);
+    await this.emit(tx, p, 'updateEntity', after, diff);
+    return after;
   }
 
   async remove(p: Principal, slug: string, id: string): Promise<EntityItem> {
@@ -185,12 +203,18 @@ export class EntityService {
     return removed;
   }
 
-  /** Finds the entity whose `unique_key` attributes equal the sent ones: patches it, or creates one. */
+  /**
+   * Finds the entity whose `unique_key` attributes equal the sent ones: patches it, or creates one.
+   * The lookup (on the search index) and the write are one transaction, and transactions for the
+   * same key take a lock first: two concurrent upserts of a new key create one entity. With
+   * several matches, the newest is patched; `strict` (epilot's `?strict=true`) makes that a 409.
+   */
   async upsert(
     p: Principal,
     slug: string,
     body: unknown,
     dryRun = false,
+    strict = false,
   ): Promise<{ entity: EntityItem; created: boolean }> {
     checkSlug(slug);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -201,27 +225,37 @@ export class EntityService {
       throw badRequest('unique_key must be a non-empty array of attribute paths');
     }
     const attrs = checkBody(entity, slug);
-    const wanted = unique_key.map((k: string) => [k, getPath(attrs, k)] as const);
+    const wanted = [...new Set(unique_key as string[])].sort().map((k) => [k, getPath(attrs, k)] as const);
     const missing = wanted.find(([, v]) => v === undefined);
     if (missing) throw badRequest(`entity has no value for unique_key "${missing[0]}"`);
-    const candidates = await this.store.listEntities(orgOf(p), slug);
-    const found = candidates.find((e) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v)));
-    if (found) return { entity: await this.update(p, slug, found._id, attrs, 'patch', dryRun), created: false };
-    return { entity: await this.create(p, slug, attrs, dryRun), created: true };
+    const orgId = orgOf(p);
+    const match = uniqueKeyMatch(slug, wanted);
+    const same = (e: EntityItem) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v));
+    const result = await this.store.transaction(async (tx) => {
+      await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
+      const found: EntityItem[] = [];
+      for (let from = 0; ; from += 100) {
+        const page = await tx.searchEntities(orgId, { match, sort: [], from, size: 100 });
+        found.push(...page.results.filter(same));
+        if ((found.length > 0 && !strict) || found.length > 1 || from + 100 >= page.hits) break;
+      }
+      if (found.length > 1 && strict) {
+        throw conflict(`${found.length} ${slug} entities match unique_key ${JSON.stringify(unique_key)}`);
+      }
+      const hit = found[0];
+      if (hit) return { entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun), created: false };
+      return { entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun), created: true };
+    });
+    if (!dryRun) this.onEvent();
+    return result;
   }
 
-  async search(
-    p: Principal,
-    params: { q: string; sort?: string; from?: number; size?: number },
-  ): Promise<{ hits: number; results: EntityItem[] }> {
-    const query = parseQuery(params.q);
-    const grants = grantsOf(p);
-    const all = await this.store.listEntities(orgOf(p), query.schema);
-    const visible = all.filter((e) => matches(e, query) && isAllowed(grants, 'entity:view', e._schema, e._id));
-    const sorted = sortEntities(visible, params.sort);
-    const from = params.from ?? 0;
-    const size = params.size ?? 10;
-    return { hits: sorted.length, results: sorted.slice(from, from + size) };
+  /** epilot's `searchEntities`: Lucene `q`, `sort`, `from`, `size` (at most 1000), `fields`. */
+  async search(p: Principal, body: unknown): Promise<{ hits: number; results: Array<Record<string, unknown>> }> {
+    const orgId = orgOf(p);
+    const { search, project } = planSearch(body, grantsOf(p), orgId);
+    const { hits, results } = await this.store.searchEntities(orgId, search);
+    return { hits, results: project ? results.map(project) : results };
   }
 
   private async emit(tx: Store, p: Principal, operation: EntityOperation, entity: EntityItem, diff: EntityDiff) {

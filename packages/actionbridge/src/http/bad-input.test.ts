@@ -146,8 +146,25 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
 
   it('refuses unsupported search syntax and bad paging', async () => {
     await expectError(org.req('POST', '/v1/entity:search', {}), 400, /q/);
-    await expectError(org.req('POST', '/v1/entity:search', { q: 'a:1 OR b:2' }), 400, /unsupported/);
-    await expectError(org.req('POST', '/v1/entity:search', { q: '(a:1)' }), 400, /unsupported/);
+    const search = (body: Record<string, unknown>) => org.req('POST', '/v1/entity:search', body);
+    await expectError(search({ q: 'name:ada~2' }), 400, /unsupported search syntax: fuzzy/);
+    await expectError(search({ q: '"ada lovelace"~3' }), 400, /unsupported search syntax: fuzzy and proximity/);
+    await expectError(search({ q: 'name:/ad.*/' }), 400, /unsupported search syntax: regular expressions/);
+    await expectError(search({ q: 'name:ada^2' }), 400, /unsupported search syntax: boosting/);
+    await expectError(search({ q: 'na*e:ada' }), 400, /wildcards in field names/);
+    await expectError(search({ q: 'a:1 b:2' }), 400, /without AND or OR between them/);
+    await expectError(search({ q: 'a:1 AND b:2 OR c:3' }), 400, /add parentheses/);
+    await expectError(search({ q: 'a:1 OR NOT b:2' }), 400, /a OR \(NOT b\)/);
+    await expectError(search({ q: '(a:1' }), 400, /missing \)/);
+    await expectError(search({ q: 'amount:[1 TO' }), 400, /range/);
+    await expectError(search({ q: 'at:[now-1d TO *]' }), 400, /date math/);
+    await expectError(search({ q: `name:${'*a'.repeat(2000)}` }), 400, /at most 256/);
+    await expectError(search({ q: '*', aggs: { x: {} } }), 400, /aggs/);
+    await expectError(search({ q: '*', hydrate: true }), 400, /hydrate/);
+    await expectError(search({ q: '*', include_deleted: 'only' }), 400, /include_deleted/);
+    await expectError(search({ q: '*', frobnicate: 1 }), 400, /unknown search parameter "frobnicate"/);
+    await expectError(search({ q: '*', sort: '_score' }), 400, /_score/);
+    await expectError(search({ q: '*', fields: 'name' }), 400, /fields/);
     await expectError(org.req('POST', '/v1/entity:search', { q: '*', size: -1 }), 400, /size/);
     await expectError(org.req('POST', '/v1/entity:search', { q: '*', sort: 'a:sideways' }), 400, /sort/);
   });

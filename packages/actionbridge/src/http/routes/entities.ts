@@ -13,6 +13,8 @@ const schemaItem = (slug: string) => ({
 
 /** epilot's `?dry_run=true` on PATCH and upsert: answer as if written, write nothing. */
 const dryRun = (query: unknown) => (query as { dry_run?: string } | undefined)?.dry_run === 'true';
+/** epilot's `?strict=true` on upsert: more than one match is a 409. */
+const strict = (query: unknown) => (query as { strict?: string } | undefined)?.strict === 'true';
 
 type Slug = { Params: { slug: string } };
 type SlugId = { Params: { slug: string; id: string } };
@@ -21,7 +23,9 @@ type SlugId = { Params: { slug: string; id: string } };
 export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
   const svc = ctx.entities;
 
-  app.post<{ Body: { q: string; sort?: string; from?: number; size?: number } }>(
+  // epilot's `EntitySearchParams`: types are checked here, meaning (and the parameters we refuse,
+  // by name) in entities/planner.ts. `size` above 1000 is cut to 1000, as epilot documents.
+  app.post(
     '/v1/entity::search',
     {
       schema: {
@@ -30,9 +34,10 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
           required: ['q'],
           properties: {
             q: { type: 'string', maxLength: 4096 },
-            sort: { type: 'string' },
+            sort: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
             from: { type: 'integer', minimum: 0, maximum: 1_000_000 },
-            size: { type: 'integer', minimum: 0, maximum: 1000 },
+            size: { type: 'integer', minimum: 0 },
+            fields: { type: 'array', items: { type: 'string', maxLength: 256 } },
           },
         },
       },
@@ -59,7 +64,7 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
   app.patch<Slug>('/v1/entity/:slug', async (req, reply) => {
     const m = /^(.+):upsert$/.exec(req.params.slug);
     if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
-    const { entity, created } = await svc.upsert(await who(req), m[1], req.body, dryRun(req.query));
+    const { entity, created } = await svc.upsert(await who(req), m[1], req.body, dryRun(req.query), strict(req.query));
     return reply.status(created ? 201 : 200).send(entity);
   });
 
