@@ -9,8 +9,6 @@ import { type Connection, connect } from '../db/connect.js';
 import { KyselyStore } from '../store/store.js';
 import { DEFAULT_RETIRE_AFTER_MS, KeyRing } from './keyring.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** A real SQLite store in a fresh folder for this file; each test starts with no keys in it. */
 function useStore() {
   const env = {} as { store: KyselyStore; dir: string; db: Connection['db'] };
@@ -104,13 +102,16 @@ describe('KeyRing', () => {
     assert.equal(parsePublicKey(described.whpk).export({ format: 'pem', type: 'spki' }).toString(), old.publicPem);
   });
 
-  it('a retiring key stops signing at its retire time, even before the ring is reloaded', async () => {
+  it('a retiring key stops signing at its retire time, even before the ring is reloaded', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const ring = await KeyRing.open(env.store, 'webhook');
     const old = ring.primary();
-    const fresh = await ring.rotate(500);
+    const fresh = await ring.rotate(60_000);
     assert.deepEqual(signers(ring), [fresh.kid, old.kid]);
+    t.mock.timers.tick(59_999);
+    assert.deepEqual(signers(ring), [fresh.kid, old.kid], 'a millisecond before its retire time it still signs');
     assert.ok(ring.find(old.kid));
-    await sleep(600);
+    t.mock.timers.tick(1);
     assert.deepEqual(
       ring.active().map((k) => k.kid),
       [fresh.kid],
@@ -119,11 +120,15 @@ describe('KeyRing', () => {
     assert.deepEqual(signers(ring), [fresh.kid]);
   });
 
-  it('reloading marks expired keys retired in the store, for every process', async () => {
+  it('reloading marks expired keys retired in the store, for every process', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const ring = await KeyRing.open(env.store, 'webhook');
     const old = ring.primary();
-    const fresh = await ring.rotate(100);
-    await sleep(150);
+    const fresh = await ring.rotate(60_000);
+    t.mock.timers.tick(59_999);
+    await ring.reload();
+    assert.equal((await env.store.listSigningKeys('webhook')).length, 2, 'not yet');
+    t.mock.timers.tick(1);
     await ring.reload();
     assert.deepEqual(
       (await env.store.listSigningKeys('webhook')).map((r) => r.kid),
@@ -139,12 +144,14 @@ describe('KeyRing', () => {
     assert.equal(elsewhere.find(old.kid), undefined);
   });
 
-  it('keeps several retiring keys in order, each with its own retire time: primary first, then newest', async () => {
+  it('keeps several retiring keys in order, each with its own retire time: primary first, then newest', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const ring = await KeyRing.open(env.store, 'token');
+    t.mock.timers.tick(5);
     const first = ring.primary();
     const second = await ring.rotate(60_000);
     const firstRetireAt = ring.find(first.kid)?.retire_at;
-    await sleep(5);
+    t.mock.timers.tick(5);
     const third = await ring.rotate(120_000);
     assert.equal(
       ring.find(first.kid)?.retire_at,
@@ -167,7 +174,8 @@ describe('KeyRing', () => {
     );
   });
 
-  it('picks up another process’s rotation on reload, at most once per interval on demand', async () => {
+  it('picks up another process’s rotation on reload, at most once per interval on demand', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const mine = await KeyRing.open(env.store, 'webhook');
     const theirs = await KeyRing.open(env.store, 'webhook');
     const rotated = await theirs.rotate();
@@ -180,9 +188,12 @@ describe('KeyRing', () => {
     await mine.reload();
     assert.equal(mine.primary().kid, again.kid, 'a scheduled reload always reads');
     const third = await theirs.rotate();
-    await sleep(30);
-    await mine.reloadIfStale(20);
-    assert.equal(mine.primary().kid, third.kid, 'after the interval an on-demand reload reads again');
+    t.mock.timers.tick(59_999);
+    await mine.reloadIfStale(60_000);
+    assert.equal(mine.find(third.kid), undefined, 'a millisecond before the interval ends: still nothing');
+    t.mock.timers.tick(1);
+    await mine.reloadIfStale(60_000);
+    assert.equal(mine.primary().kid, third.kid, 'once the interval has passed an on-demand reload reads again');
   });
 
   it('lists the primary first even when a retiring key was created later (clocks of processes differ)', async () => {
