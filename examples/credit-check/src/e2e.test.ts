@@ -149,9 +149,12 @@ describe('the whole story with real processes: platform, example app, epilot cli
     });
     const now = Math.floor(Date.now() / 1000);
 
-    // Valid signature, but no access token: the app answers 4xx for the missing token, not 401.
+    // Valid signature, but no access token: the app accepts the signature and answers 422 for the missing token.
     const ok = await post(signed('msg_valid', now));
-    assert.notEqual(ok.status, 401);
+    assert.equal(ok.status, 422);
+    assert.deepEqual(await ok.json(), {
+      error_reason: 'no x-epilot-token: the app needs entity:edit to write back',
+    });
 
     const tamperedBody = await post(signed('msg_a', now), body.replace('org_x', 'org_y'));
     assert.equal(tamperedBody.status, 401);

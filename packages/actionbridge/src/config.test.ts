@@ -30,6 +30,23 @@ describe('platformOptions', () => {
     assert.equal(o.worker, false);
   });
 
+  it('reads the callback timeout from --callback-timeout or ACTIONBRIDGE_CALLBACK_TIMEOUT', () => {
+    assert.equal(platformOptions([], {}).callbackTimeoutS, undefined, 'unset: the platform default (24 h)');
+    assert.equal(platformOptions([], { ACTIONBRIDGE_CALLBACK_TIMEOUT: '90' }).callbackTimeoutS, 90);
+    assert.equal(
+      platformOptions(['--callback-timeout', '120'], { ACTIONBRIDGE_CALLBACK_TIMEOUT: '90' }).callbackTimeoutS,
+      120,
+      'the flag wins',
+    );
+    assert.equal(platformOptions([], { ACTIONBRIDGE_CALLBACK_TIMEOUT: '2592000' }).callbackTimeoutS, 30 * 24 * 3600);
+    for (const bad of ['0', '2592001', 'soon', '1.5'])
+      assert.throws(
+        () => platformOptions([], { ACTIONBRIDGE_CALLBACK_TIMEOUT: bad }),
+        (e: Error) => e instanceof ConfigError && /--callback-timeout \/ ACTIONBRIDGE_CALLBACK_TIMEOUT/.test(e.message),
+        bad,
+      );
+  });
+
   it('reads secrets from *_FILE', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ab-cfg-'));
     try {

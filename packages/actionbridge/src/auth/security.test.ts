@@ -38,7 +38,7 @@ for (const backend of BACKENDS)
     });
 
     it('answers 404 for another org’s entity, exactly as for a missing one', async () => {
-      const { token } = await appToken(env.p, env.rx);
+      const { token, entity } = await appToken(env.p, env.rx);
       const other = await env.p.newOrg('other');
       const theirs = (await other.client.req('POST', '/v1/entity/opportunity', { name: 'Theirs' })).body;
       const app = other.client.as(token);
@@ -53,14 +53,18 @@ for (const backend of BACKENDS)
       assert.equal((await app.req('PATCH', `/v1/entity/opportunity/${theirs._id}`, { x: 1 })).status, 404);
       assert.equal((await app.req('DELETE', `/v1/entity/opportunity/${theirs._id}`)).status, 404);
       const search = await app.req('POST', '/v1/entity:search', { q: '*' });
-      assert.ok(search.body.results.every((e: { _org: string }) => e._org !== other.id));
+      assert.deepEqual(
+        search.body.results.map((e: { _id: string }) => e._id),
+        [entity._id],
+        'the token finds its own org’s one opportunity, nothing of the other org',
+      );
       // An org token is just as blind to other orgs.
       const mine = await env.p.newOrg('third');
       assert.equal((await mine.client.req('GET', `/v1/entity/opportunity/${theirs._id}`)).status, 404);
     });
 
     it('answers 403 where the grant is missing, and filters search to what it may view', async () => {
-      const { org, token } = await appToken(env.p, env.rx);
+      const { org, token, entity } = await appToken(env.p, env.rx);
       const contact = (await org.client.req('POST', '/v1/entity/contact', { name: 'Ann' })).body;
       const app = org.client.as(token);
       const r = await app.req('GET', `/v1/entity/contact/${contact._id}`);
@@ -68,8 +72,11 @@ for (const backend of BACKENDS)
       assert.match(r.body.error, /entity:view/);
       assert.equal((await app.req('POST', '/v1/entity/opportunity', { name: 'new' })).status, 403, 'no entity:create');
       const search = await app.req('POST', '/v1/entity:search', { q: '*' });
-      assert.ok(search.body.results.length > 0);
-      assert.ok(search.body.results.every((e: { _schema: string }) => e._schema === 'opportunity'));
+      assert.deepEqual(
+        search.body.results.map((e: { _id: string }) => e._id),
+        [entity._id],
+        'the opportunity it may view, not the contact',
+      );
       assert.equal((await app.req('GET', '/v1/automation/flows')).status, 403, 'app tokens only reach the entity API');
     });
 

@@ -96,7 +96,13 @@ for (const backend of BACKENDS)
           'timeout',
           5000,
         );
-        assert.equal(e.actions[0].error_output.error_code, 'TIMEOUT_ERROR');
+        assert.deepEqual(e.actions[0].error_output, {
+          error_code: 'TIMEOUT_ERROR',
+          error_reason: 'no callback within 1 s',
+        });
+        assert.equal(e.actions[1].execution_status, 'skipped');
+        const waited = Date.parse(e.actions[0].updated_at) - Date.parse(exec.actions[0].updated_at);
+        assert.ok(waited >= 1000 && waited < 4000, `failed ${waited} ms after pausing; the timeout is 1 s`);
         const late = await new Client(quick.url).req('POST', '/v1/automation/public/executions:resume', {
           resume_token: payload.data.resume_token,
         });

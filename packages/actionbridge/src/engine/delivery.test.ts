@@ -1,19 +1,68 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { signedContent, signWebhook } from '@actionbridge/app-sdk';
 import { EgressPolicy, parseCidrs } from '../delivery/egress.js';
 import {
   BACKENDS,
+  type Client,
   describeOn,
   finishedExecution,
   installFlow,
   manifest,
+  type Received,
   Receiver,
   testPlatform,
   until,
   useTestPlatform,
 } from '../testing/harness.js';
+
+/**
+ * A loopback receiver that follows a script, one step per request: a status to answer with, or
+ * `'drop'` to read the request and destroy the connection without answering (a real network error).
+ */
+async function scriptedReceiver(script: Array<number | 'drop'>) {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), url: req.url ?? '' });
+      const step = script[received.length - 1] ?? 200;
+      if (step === 'drop') return req.socket.destroy();
+      res.writeHead(step, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(step === 200 ? { done: true } : { message: 'busy' }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`,
+    received,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A loopback port nothing listens on (connections to it are refused). */
+async function closedPort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const addr = s.address();
+  await new Promise((r) => s.close(r));
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}
+
+/** The delivery of an execution's (only) action, with its attempts. */
+async function deliveryOf(client: Client, executionId: string) {
+  const list = (await client.req('GET', `/v1/deliveries?execution_id=${executionId}`)).body;
+  assert.equal(list.results.length, 1);
+  return (await client.req('GET', `/v1/deliveries/${list.results[0].id}`)).body;
+}
 
 for (const backend of BACKENDS)
   describeOn(backend, `delivery of a custom action (${backend})`, () => {
@@ -74,30 +123,59 @@ for (const backend of BACKENDS)
     });
 
     it('retries 503 and a network error with the same webhook-id and body, then succeeds', async () => {
+      // The second attempt reaches the receiver, which drops the connection without answering.
+      const rx = await scriptedReceiver([503, 'drop', 200]);
+      try {
+        const { client } = await env.p.newOrg();
+        await installFlow(client, `${rx.url}/flaky`);
+        const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+        await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+        const exec = await finishedExecution(client, entity._id);
+        assert.equal(exec.execution_status, 'success');
+        assert.deepEqual(exec.actions[0].outputs, { done: true });
+        assert.equal(rx.received.length, 3, 'three attempts: 503, dropped connection, 200');
+        const [a, b, c] = rx.received;
+        assert.match(String(a!.headers['webhook-id']), /^msg_[0-9a-f]{32}$/);
+        for (const later of [b!, c!]) {
+          assert.equal(later.headers['webhook-id'], a!.headers['webhook-id']);
+          assert.equal(later.body, a!.body);
+        }
+        const d = await deliveryOf(client, exec.id);
+        assert.equal(d.status, 'succeeded');
+        assert.equal(d.attempt_count, 3);
+        assert.deepEqual(
+          d.attempts.map((x: { status_code: number | null }) => x.status_code),
+          [503, null, 200],
+        );
+        assert.equal(d.attempts[0].response_body, '{"message":"busy"}');
+        assert.equal(d.attempts[0].error, null);
+        assert.match(d.attempts[1].error, /^UND_ERR_SOCKET: other side closed$/);
+        assert.equal(d.attempts[1].response_body, '');
+        assert.equal(d.attempts[2].error, null);
+        assert.equal(d.attempts[1].request_headers['x-epilot-token'], '********');
+        assert.equal(d.request_body.data.app_options.api_key, '********', 'secrets are masked in read APIs');
+        assert.equal(d.request_body.data.app_options.threshold, 10);
+      } finally {
+        await rx.close();
+      }
+    });
+
+    it('retries a refused connection through the whole schedule, then fails with the network error', async () => {
       const { client } = await env.p.newOrg();
-      await installFlow(client, `${env.rx.url}/flaky`);
+      await installFlow(client, `http://127.0.0.1:${await closedPort()}/gone`);
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
-      const start = env.rx.received.length;
-      env.rx.respond = (_r, n) =>
-        n === start + 1 ? { status: 503, body: { message: 'busy' } } : { status: 200, body: { done: true } };
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const exec = await finishedExecution(client, entity._id);
-      assert.equal(exec.execution_status, 'success');
-      const [a, b] = env.rx.received.slice(start);
-      assert.equal(a!.headers['webhook-id'], b!.headers['webhook-id']);
-      assert.equal(a!.body, b!.body);
-      const list = (await client.req('GET', `/v1/deliveries?execution_id=${exec.id}`)).body;
-      assert.equal(list.results.length, 1);
-      const d = (await client.req('GET', `/v1/deliveries/${list.results[0].id}`)).body;
-      assert.equal(d.status, 'succeeded');
-      assert.deepEqual(
-        d.attempts.map((x: { status_code: number }) => x.status_code),
-        [503, 200],
-      );
-      assert.equal(d.attempts[0].response_body, '{"message":"busy"}');
-      assert.equal(d.attempts[1].request_headers['x-epilot-token'], '********');
-      assert.equal(d.request_body.data.app_options.api_key, '********', 'secrets are masked in read APIs');
-      assert.equal(d.request_body.data.app_options.threshold, 10);
+      assert.equal(exec.execution_status, 'failed');
+      assert.equal(exec.actions[0].error_output.error_code, 'CUSTOM_ACTION_ERROR');
+      assert.match(exec.actions[0].error_output.error_reason, /^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+      const d = await deliveryOf(client, exec.id);
+      assert.equal(d.status, 'failed');
+      assert.equal(d.attempts.length, 3, 'every attempt of the schedule [0, 0.05, 0.05]');
+      for (const x of d.attempts) {
+        assert.equal(x.status_code, null);
+        assert.match(x.error, /ECONNREFUSED/);
+      }
     });
 
     it('fails for good on a 4xx, with the body’s error_reason, and skips the remaining actions', async () => {
@@ -229,15 +307,53 @@ for (const backend of BACKENDS)
     });
 
     it('counts attempts and finished executions in /metrics (Prometheus text)', async () => {
-      const r = await fetch(`${env.p.url}/metrics`);
-      assert.equal(r.status, 200);
-      assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
-      const text = await r.text();
-      const value = (line: RegExp) => Number(text.match(line)?.[1] ?? Number.NaN);
-      assert.ok(value(/^actionbridge_delivery_attempts_total\{verdict="success"\} (\d+)$/m) >= 4);
-      assert.ok(value(/^actionbridge_delivery_attempts_total\{verdict="retry"\} (\d+)$/m) >= 1);
-      assert.ok(value(/^actionbridge_executions_finished_total\{status="failed"\} (\d+)$/m) >= 1);
-      assert.match(text, /^actionbridge_deliveries_pending \d+$/m);
+      const scrape = async () => {
+        const r = await fetch(`${env.p.url}/metrics`);
+        assert.equal(r.status, 200);
+        assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+        const text = await r.text();
+        // A labelled counter has no line until it is first counted.
+        const value = (name: string) => {
+          const m = new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text);
+          return m ? Number(m[1]) : 0;
+        };
+        return {
+          success: value('actionbridge_delivery_attempts_total{verdict="success"}'),
+          retry: value('actionbridge_delivery_attempts_total{verdict="retry"}'),
+          fail: value('actionbridge_delivery_attempts_total{verdict="fail"}'),
+          execSuccess: value('actionbridge_executions_finished_total{status="success"}'),
+          execFailed: value('actionbridge_executions_finished_total{status="failed"}'),
+          pending: /^actionbridge_deliveries_pending (\d+)$/m.exec(text)?.[1],
+        };
+      };
+      const before = await scrape();
+      const { client } = await env.p.newOrg();
+      await installFlow(client, `${env.rx.url}/metered`);
+      const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'Deal' })).body;
+      // One execution answered 503 then 200; another answered 422.
+      const seen = new Set<unknown>();
+      env.rx.respond = (r) => {
+        if (JSON.parse(r.body).data.entity.amount === 2) return { status: 422, body: {} };
+        const first = !seen.has(r.headers['webhook-id']);
+        seen.add(r.headers['webhook-id']);
+        return first ? { status: 503, body: {} } : { status: 200, body: {} };
+      };
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
+      assert.equal((await finishedExecution(client, entity._id)).execution_status, 'success');
+      await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 2 });
+      assert.equal((await finishedExecution(client, entity._id, 2)).execution_status, 'failed');
+      const after = await scrape();
+      assert.deepEqual(
+        {
+          success: after.success - before.success,
+          retry: after.retry - before.retry,
+          fail: after.fail - before.fail,
+          execSuccess: after.execSuccess - before.execSuccess,
+          execFailed: after.execFailed - before.execFailed,
+        },
+        { success: 1, retry: 1, fail: 1, execSuccess: 1, execFailed: 1 },
+      );
+      assert.equal(after.pending, '0', 'nothing left waiting');
     });
 
     it('starts a flow manually with POST /v1/automation/executions', async () => {
@@ -266,17 +382,26 @@ describe('egress policy', () => {
     try {
       const { client } = await strict.newOrg();
       const port = new URL(rx.url).port;
-      for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+      const hosts = [
+        '127.0.0.1',
+        'localhost',
+        '[::1]',
+        '[::ffff:127.0.0.1]',
+        '[64:ff9b::127.0.0.1]',
+        '[2002:7f00:1::1]',
+      ];
+      for (const host of hosts) {
         await installFlow(client, `http://${host}:${port}/internal`);
       }
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
       await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: 1 });
       const list = await until(async () => {
         const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
-        return r.total === 3 && r.results.every((e: { execution_status: string }) => e.execution_status === 'failed')
+        return r.total === hosts.length &&
+          r.results.every((e: { execution_status: string }) => e.execution_status === 'failed')
           ? r.results
           : undefined;
-      }, 'three refused executions');
+      }, `${hosts.length} refused executions`);
       for (const e of list) {
         assert.equal(e.actions[0].error_output.error_code, 'BAD_CONFIG');
         assert.match(
@@ -286,8 +411,9 @@ describe('egress policy', () => {
       }
       assert.equal(rx.received.length, 0, 'nothing reached the internal receiver');
       const d = (await client.req('GET', '/v1/deliveries')).body.results;
-      assert.ok(
-        d.every((x: { attempt_count: number; status: string }) => x.attempt_count === 1 && x.status === 'failed'),
+      assert.deepEqual(
+        d.map((x: { attempt_count: number; status: string }) => [x.attempt_count, x.status]),
+        hosts.map(() => [1, 'failed']),
       );
     } finally {
       await strict.stop();
@@ -335,7 +461,9 @@ for (const backend of BACKENDS)
       assert.equal(h['x-api-version'], '2');
       assert.match(String(h['webhook-id']), /^msg_[0-9a-f]{32}$/);
       assert.match(String(h['user-agent']), /^ActionBridge\//);
-      assert.notEqual(h['x-epilot-token'], 'x');
+      const token = String(h['x-epilot-token']);
+      assert.match(token, /^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+$/, 'the platform’s own JWT');
+      assert.equal(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).token_type, 'app');
     });
 
     it('adds a v1 HMAC signature when the installation has a whsec_ secret, and never shows it', async () => {
@@ -392,6 +520,85 @@ for (const backend of BACKENDS)
       const { attempts } = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
       const gap = Date.parse(attempts[1].started_at) - Date.parse(attempts[0].started_at);
       assert.ok(gap >= 900, `second attempt ${gap} ms after the first, Retry-After asked 1 s`);
+    });
+
+    it('retries 408, 425, 429, 500, 502, 503 and 504, with the same webhook-id', async () => {
+      for (const status of [408, 425, 429, 500, 502, 503, 504]) {
+        const seen = new Set<unknown>();
+        const { exec, requests, client } = await run({}, (r) => {
+          const first = !seen.has(r.headers['webhook-id']);
+          seen.add(r.headers['webhook-id']);
+          return first ? { status, body: {} } : { status: 200, body: { after: status } };
+        });
+        assert.equal(exec.execution_status, 'success', `${status} is retried`);
+        assert.deepEqual(exec.actions[0].outputs, { after: status });
+        assert.equal(requests.length, 2, `${status}: two attempts`);
+        assert.equal(requests[1]!.headers['webhook-id'], requests[0]!.headers['webhook-id']);
+        const d = await deliveryOf(client, exec.id);
+        assert.deepEqual(
+          d.attempts.map((x: { status_code: number }) => x.status_code),
+          [status, 200],
+        );
+      }
+    });
+
+    it('does not retry other statuses: 400, 401, 403, 404, 409, 410, 501', async () => {
+      for (const status of [400, 401, 403, 404, 409, 410, 501]) {
+        const { exec, requests } = await run({}, () => ({ status, body: {} }));
+        assert.equal(exec.execution_status, 'failed');
+        assert.deepEqual(exec.actions[0].error_output, {
+          error_code: 'CUSTOM_ACTION_ERROR',
+          error_reason: `HTTP ${status}`,
+        });
+        assert.equal(requests.length, 1, `${status} is not retried`);
+      }
+    });
+
+    /** Starts `n` executions whose first attempt gets `answer`; returns their deliveries once each waits for a retry. */
+    async function waitingDeliveries(settings: Record<string, unknown>, n: number, answer: Receiver['respond']) {
+      const { client } = await env.p.newOrg();
+      const m = manifest(`${env.rx.url}/waiting`) as any;
+      Object.assign(m.components[0].configuration.external_integration_settings, settings);
+      await installFlow(client, '', { manifest: m });
+      env.rx.respond = answer;
+      for (let i = 0; i < n; i++) {
+        const entity = (await client.req('POST', '/v1/entity/opportunity', { name: `E${i}` })).body;
+        await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i });
+      }
+      const list = await until(async () => {
+        const r = (await client.req('GET', '/v1/deliveries?status=pending')).body;
+        return r.results.length === n && r.results.every((d: { attempt_count: number }) => d.attempt_count === 1)
+          ? r.results
+          : undefined;
+      }, `${n} deliveries waiting for their second attempt`);
+      return Promise.all(
+        list.map(async (d: { id: string }) => {
+          const full = (await client.req('GET', `/v1/deliveries/${d.id}`)).body;
+          // From the first attempt's start to the second attempt's due time.
+          return { full, waitMs: Date.parse(full.next_attempt_at) - Date.parse(full.attempts[0].started_at) };
+        }),
+      );
+    }
+
+    it('caps Retry-After at one hour, given in seconds or as a date', async () => {
+      const waiting = await waitingDeliveries({ retry_schedule: [0, 0] }, 2, (r) => {
+        const name = JSON.parse(r.body).data.entity.name;
+        const later = name === 'E0' ? '7200' : new Date(Date.now() + 3 * 3600_000).toUTCString();
+        return { status: 503, body: {}, headers: { 'retry-after': later } };
+      });
+      for (const { full, waitMs } of waiting) {
+        assert.match(full.attempts[0].response_headers['retry-after'], /^(7200|\w{3}, .* GMT)$/);
+        assert.ok(waitMs >= 3600_000 && waitMs < 3605_000, `next attempt ${waitMs / 1000} s later, capped at 3600 s`);
+      }
+    });
+
+    it('spreads retries with ±20 % jitter around the schedule', async () => {
+      // A 1000 s retry delay: ±20 % is 800–1200 s. Six deliveries in lockstep would all wait 1000 s.
+      const waiting = await waitingDeliveries({ retry_schedule: [0, 1000] }, 6, () => ({ status: 503, body: {} }));
+      const waits = waiting.map((w) => w.waitMs);
+      for (const ms of waits) assert.ok(ms >= 800_000 && ms <= 1_205_000, `waits ${ms / 1000} s`);
+      const spread = Math.max(...waits) - Math.min(...waits);
+      assert.ok(spread > 20_000, `waits ${waits.map((w) => Math.round(w / 1000)).join(', ')} s are not spread out`);
     });
 
     it('records hostile answers (deep JSON, NUL bytes) and keeps no outputs from them', async () => {

@@ -261,15 +261,59 @@ describe('hot flow protection', () => {
     for (let i = 1; i <= 5; i++) await client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i });
     const list = await until(async () => {
       const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}`)).body;
-      return r.total === 5 ? r.results : undefined;
-    }, 'five executions');
+      return r.total === 5 && r.results.every((e: { execution_status: string }) => e.execution_status !== 'in_progress')
+        ? r.results
+        : undefined;
+    }, 'five finished executions');
     const statuses = list.map((e: { execution_status: string }) => e.execution_status).reverse();
-    assert.deepEqual(statuses.slice(3), ['hot', 'hot']);
-    assert.ok(statuses.slice(0, 3).every((s: string) => s !== 'hot'));
+    assert.deepEqual(statuses, ['success', 'success', 'success', 'hot', 'hot']);
     const f = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
     assert.equal(f.enabled, false);
     assert.equal(f.disable_details.disabled_by, 'system');
     assert.equal((await client.req('GET', '/v1/deliveries')).body.total, 3, 'hot runs send nothing');
+  });
+});
+
+describe('hot flow protection by default', () => {
+  const env = useTestPlatform();
+
+  it('disables a flow without max_executions on its 101st run within 30 s; that run and later ones are hot', async () => {
+    const { client } = await env.p.newOrg();
+    // No options set: each run fails at once with BAD_CONFIG, so the test sends nothing and stays fast.
+    const { flow } = await installFlow(client, `${env.rx.url}/hot-default`, { options: false });
+    assert.equal((await client.req('GET', `/v1/automation/flows/${flow.id}`)).body.max_executions, undefined);
+    const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
+    const fired = 103;
+    for (let i = 0; i < fired; i += 10) {
+      const batch = Array.from({ length: Math.min(10, fired - i) }, (_, j) =>
+        client.req('PATCH', `/v1/entity/opportunity/${entity._id}`, { amount: i + j }),
+      );
+      for (const r of await Promise.all(batch)) assert.equal(r.status, 200);
+    }
+    const list: Array<{ execution_status: string; created_at: string }> = await until(
+      async () => {
+        const r = (await client.req('GET', `/v1/automation/executions?entity_id=${entity._id}&size=200`)).body;
+        return r.total === fired ? r.results : undefined;
+      },
+      `${fired} executions`,
+      20_000,
+    );
+    const hot = list.filter((e) => e.execution_status === 'hot');
+    const ran = list.filter((e) => e.execution_status !== 'hot');
+    assert.equal(ran.length, 100, 'the first 100 runs go ahead');
+    assert.ok(
+      ran.every((e) => e.execution_status === 'failed'),
+      'and fail at once: no options are set',
+    );
+    assert.equal(hot.length, 3, 'the 101st and later are hot');
+    const lastRan = Math.max(...ran.map((e) => Date.parse(e.created_at)));
+    assert.ok(
+      hot.every((e) => Date.parse(e.created_at) >= lastRan),
+      'the hot runs came after the others',
+    );
+    const f = (await client.req('GET', `/v1/automation/flows/${flow.id}`)).body;
+    assert.equal(f.enabled, false);
+    assert.equal(f.disable_details.disabled_by, 'system');
   });
 });
 
