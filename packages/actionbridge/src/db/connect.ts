@@ -19,10 +19,12 @@ export interface Connection {
 /**
  * SQLite durability. In WAL mode `synchronous=NORMAL` writes each commit to the WAL file (the OS
  * has it: a kill -9 of the process loses nothing committed) and syncs at checkpoints; `FULL` also
- * fsyncs every commit, which adds a power cut to what a commit survives. Measured on this machine
- * (2 cores, `node packages/actionbridge/dist/bench/sqlite-sync.bench.js`): single-row commits
- * NORMAL ~60,000/s vs FULL ~1,600/s, and FULL blocks the event loop for the fsync of each commit.
- * `ACTIONBRIDGE_SQLITE_SYNC=full` chooses FULL.
+ * fsyncs every commit, which adds a power cut to what a commit survives, and blocks the event loop
+ * for that fsync. Measured here (`node packages/actionbridge/dist/bench/sqlite-sync.bench.js`,
+ * 2 cores under other load): single-row commits FULL 206–283/s (worst 66–153 ms) vs NORMAL
+ * 3,600–6,800/s, 13–33× more. NORMAL is the default; `ACTIONBRIDGE_SQLITE_SYNC=full` chooses FULL.
+ * Group commit or a writer thread would keep FULL's guarantee off the loop, at the cost of a
+ * second connection and a handoff per write: not needed for "a 2xx survives a kill -9".
  */
 export type SqliteSync = 'normal' | 'full';
 
