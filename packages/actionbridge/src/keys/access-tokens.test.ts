@@ -1,34 +1,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
-import { type Connection, connect } from '../db/connect.js';
 import { DomainError } from '../domain/errors.js';
-import { makeStore, type Store } from '../store/store.js';
+import { useKeyStore } from '../testing/key-store.js';
 import { ACCESS_TOKEN_TTL_S, AccessTokens } from './access-tokens.js';
 import { KeyRing } from './keyring.js';
-
-/** A real SQLite store in a fresh folder for this file; each test starts with no keys in it. */
-function useStore() {
-  const env = {} as { store: Store; dir: string; db: Connection['db'] };
-  before(async () => {
-    env.dir = mkdtempSync(join(tmpdir(), 'ab-tokens-'));
-    const conn = await connect({ dataDir: env.dir });
-    env.db = conn.db;
-    env.store = makeStore(conn.db, conn.dialect);
-  });
-  beforeEach(async () => {
-    await env.db.deleteFrom('signing_keys').execute();
-  });
-  after(async () => {
-    await env.store.close();
-    rmSync(env.dir, { recursive: true, force: true });
-  });
-  return env;
-}
 
 const ISSUER = 'https://ab.example.com';
 const ctx = { org_id: 'org_1', app_id: 'app_1', execution_id: 'exe_1' };
@@ -45,7 +22,7 @@ async function rejects401(p: Promise<unknown>, message: RegExp | string) {
 }
 
 describe('AccessTokens (x-epilot-token)', () => {
-  const env = useStore();
+  const env = useKeyStore();
 
   async function setup() {
     const ring = await KeyRing.open(env.store, 'token');

@@ -1,32 +1,9 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parsePublicKey, signedContent, signWebhook } from '@actionbridge/app-sdk';
-import { type Connection, connect } from '../db/connect.js';
-import { makeStore, type Store } from '../store/store.js';
+import { useKeyStore } from '../testing/key-store.js';
 import { DEFAULT_RETIRE_AFTER_MS, KeyRing } from './keyring.js';
-
-/** A real SQLite store in a fresh folder for this file; each test starts with no keys in it. */
-function useStore() {
-  const env = {} as { store: Store; dir: string; db: Connection['db'] };
-  before(async () => {
-    env.dir = mkdtempSync(join(tmpdir(), 'ab-keys-'));
-    const conn = await connect({ dataDir: env.dir });
-    env.db = conn.db;
-    env.store = makeStore(conn.db, conn.dialect);
-  });
-  beforeEach(async () => {
-    await env.db.deleteFrom('signing_keys').execute();
-  });
-  after(async () => {
-    await env.store.close();
-    rmSync(env.dir, { recursive: true, force: true });
-  });
-  return env;
-}
 
 /** Which of `ring`'s active keys produced the signatures a webhook gets now. */
 function signers(ring: KeyRing): string[] {
@@ -41,7 +18,7 @@ function signers(ring: KeyRing): string[] {
 }
 
 describe('KeyRing', () => {
-  const env = useStore();
+  const env = useKeyStore();
 
   it('creates one primary Ed25519 key on first open, and keeps it on the next', async () => {
     const ring = await KeyRing.open(env.store, 'webhook');
