@@ -567,7 +567,8 @@ for (const backend of BACKENDS)
       }
       const list = await until(async () => {
         const r = (await client.req('GET', '/v1/deliveries?status=pending')).body;
-        return r.results.length === n && r.results.every((d: { attempt_count: number }) => d.attempt_count === 1)
+        // `tries`: the first attempt's answer is recorded (`attempt_count` already counts one in flight).
+        return r.results.length === n && r.results.every((d: { tries: number }) => d.tries === 1)
           ? r.results
           : undefined;
       }, `${n} deliveries waiting for their second attempt`);
