@@ -171,6 +171,11 @@ for (const backend of BACKENDS)
       assert.equal(r.status, 201, JSON.stringify(r.body));
       assert.equal(r.body.installed_version, '1');
       assert.deepEqual(r.body.missing_options, ['act.threshold']);
+      const blueprint = await client.req('POST', `/v1/app/${app_id}`, {
+        _manifest: ['123e4567-e89b-12d3-a456-426614174000'],
+      });
+      assert.equal(blueprint.status, 400, 'blueprint ids are refused, not ignored');
+      assert.match(blueprint.body.error, /"_manifest" is not supported/);
     });
 
     it('PUT /v1/apps on an App API app adds the next published version after the latest, never a label in use', async () => {
