@@ -248,7 +248,7 @@ for (const backend of BACKENDS)
       await client.req('POST', `${v1}/components`, action('https://x.io/hook'));
       assert.equal((await client.req('DELETE', v1)).status, 400, 'the only version');
       await client.req('POST', `${v1}/clone`);
-      assert.equal((await client.req('POST', `/v1/app/${app_id}`, { version: 1 })).status, 201);
+      assert.equal((await client.req('POST', `/v1/app/${app_id}`, { version: '0.0.1' })).status, 201);
       assert.equal((await client.req('DELETE', v1)).status, 409, 'installed at 0.0.1');
       const app = await client.req('DELETE', `${base}/${app_id}`);
       assert.equal(app.status, 409);

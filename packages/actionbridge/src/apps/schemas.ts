@@ -187,3 +187,52 @@ export const versionQuery = {
 } as const;
 
 export const versionParam = versionString;
+
+/** `option_values`: `[{component_id, options: [{key, value}]}]` (`OptionsRef`). */
+const optionValues = {
+  type: 'array',
+  maxItems: 100,
+  items: {
+    type: 'object',
+    required: ['component_id', 'options'],
+    additionalProperties: false,
+    properties: {
+      component_id: { type: 'string', minLength: 1 },
+      options: {
+        type: 'array',
+        maxItems: 100,
+        items: {
+          type: 'object',
+          required: ['key', 'value'],
+          additionalProperties: false,
+          properties: { key: { type: 'string', minLength: 1 }, value: {} },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * `InstallRequest` (install, patchInstallation): `version` is epilot's version string. ActionBridge
+ * adds `signing_secret` (a `whsec_` secret, `null` to remove it). `_manifest` (blueprints) is not
+ * supported.
+ */
+export const installSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    version: versionString,
+    option_values: optionValues,
+    signing_secret: { type: ['string', 'null'], pattern: '^whsec_[A-Za-z0-9+/]+=*$', maxLength: 200 },
+  },
+} as const;
+
+/** `listInstallations`' query. */
+export const installationsQuery = {
+  type: 'object',
+  properties: {
+    ...pageQuery.properties,
+    enabled: { type: 'boolean' },
+    componentType: { type: 'string', enum: COMPONENT_TYPES },
+  },
+} as const;

@@ -10,7 +10,7 @@
  * self-hosted platform has no marketplace review.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { badRequest, conflict, notFound } from '../domain/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import type { AppManifest, Grant, ManifestComponent } from '../domain/types.js';
 import type { ConfigurationRow, StoredApp } from '../store/app-configurations.js';
 import type { Store } from '../store/store.js';
@@ -45,7 +45,7 @@ interface Review {
 }
 
 /** A version's metadata beside its manifest (`app_configuration_versions.data`). */
-interface VersionData {
+export interface VersionData {
   changelog?: string;
   role_id?: string;
   manifest_id?: string;
@@ -53,7 +53,7 @@ interface VersionData {
   updated_by?: string;
 }
 
-interface Version {
+export interface Version {
   seq: number;
   label: string;
   published: boolean;
@@ -138,7 +138,7 @@ export function nextVersion(label: string, taken: ReadonlySet<string>): string {
 
 const parseJson = <T>(text: string): T => JSON.parse(text) as T;
 
-function versionsOf(s: StoredApp): Version[] {
+export function versionsOf(s: StoredApp): Version[] {
   return s.versions.map((v) => ({
     seq: v.seq,
     label: v.row?.version ?? String(v.seq),
@@ -151,19 +151,29 @@ function versionsOf(s: StoredApp): Version[] {
 }
 
 /** Metadata of an app; an app created with `POST /v1/apps` reads it from its latest manifest. */
-function metadataOf(s: StoredApp): Metadata {
+export function metadataOf(s: StoredApp): Metadata {
   if (s.config) return parseJson<Metadata>(s.config.data);
   const latest = s.versions.find((v) => v.seq === s.app.latest_version) ?? s.versions.at(-1);
   const m = latest?.manifest;
   return { name: m?.name ?? s.app.id, description: asTranslated(m?.description) ?? { de: '' } };
 }
 
-function latestOf(s: StoredApp, versions: Version[]): Version {
+/** Metadata of an app imported from a manifest (`POST /v1/apps`, `PUT /v1/apps/{app_id}`). */
+function importedMetadata(m: AppManifest, actor: Actor, prev?: Metadata): Metadata {
+  return {
+    ...prev,
+    name: m.name,
+    description: asTranslated(m.description) ?? prev?.description ?? { de: '' },
+    ...(actor.token_id ? { updated_by: actor.token_id, ...(prev ? {} : { created_by: actor.token_id }) } : {}),
+  };
+}
+
+export function latestOf(s: StoredApp, versions: Version[]): Version {
   return (versions.find((v) => v.seq === s.app.latest_version) ?? versions.at(-1)) as Version;
 }
 
 /** A component as epilot shows it (TranslatedStrings); other orgs never see a custom action's headers. */
-function presentComponent(c: ManifestComponent, owner: boolean): JsonObject {
+export function presentComponent(c: ManifestComponent, owner: boolean): JsonObject {
   const name = asTranslated(c.name);
   const description = asTranslated(c.description);
   const out: JsonObject = { ...c, ...(name ? { name } : {}), ...(description ? { description } : {}) };
@@ -314,6 +324,70 @@ export class AppConfigurations {
   }
 
   // ---- writes ----
+
+  /**
+   * `POST /v1/apps`: a manifest imported as a new app whose first version is the published "1"
+   * (metadata from the manifest's `name` and `description`). The caller has checked the manifest.
+   */
+  async importManifest(actor: Actor, manifest: AppManifest) {
+    const now = nowIso();
+    const id = newUuid();
+    await this.store.transaction(async (tx) => {
+      await tx.createApp(
+        { id, owner_org_id: actor.org_id, latest_version: 1, created_at: now, updated_at: now },
+        manifest,
+      );
+      const q = tx.appConfigurations();
+      await q.putConfiguration({
+        app_id: id,
+        owner_org_id: actor.org_id,
+        data: JSON.stringify(importedMetadata(manifest, actor)),
+        created_at: now,
+        updated_at: now,
+      });
+      await q.putVersionRow({
+        app_id: id,
+        seq: 1,
+        version: '1',
+        status: 'published',
+        data: '{}',
+        created_at: now,
+        updated_at: now,
+      });
+    });
+    return { app_id: id, version: 1, version_label: '1' };
+  }
+
+  /**
+   * `PUT /v1/apps/{app_id}`: the manifest becomes a new published version, labelled after the
+   * latest one ("1" → "2", "0.0.1" → "0.0.2"); the app's name and description follow the manifest.
+   */
+  async importVersion(actor: Actor, appId: string, manifest: AppManifest) {
+    return this.store.transaction(async (tx) => {
+      const s = await tx.appConfigurations().load(appId, true);
+      if (!s) throw notFound(`app ${appId}`);
+      if (s.app.owner_org_id !== actor.org_id)
+        throw forbidden('only the org that owns an app can publish its versions');
+      const now = nowIso();
+      const config = await this.adopt(tx, s, now);
+      const versions = versionsOf(s);
+      const label = nextVersion(latestOf(s, versions).label, new Set(versions.map((v) => v.label)));
+      const seq = await tx.addAppVersion(s.app.id, manifest, now);
+      const q = tx.appConfigurations();
+      const meta = importedMetadata(manifest, actor, parseJson<Metadata>(config.data));
+      await q.putConfiguration({ ...config, data: JSON.stringify(meta), updated_at: now });
+      await q.putVersionRow({
+        app_id: s.app.id,
+        seq,
+        version: label,
+        status: 'published',
+        data: JSON.stringify(actor.token_id ? { updated_by: actor.token_id } : {}),
+        created_at: now,
+        updated_at: now,
+      });
+      return { app_id: s.app.id, version: seq, version_label: label };
+    });
+  }
 
   async create(actor: Actor, body: { name: string; description: TranslatedString; category?: string }) {
     const now = nowIso();

@@ -473,9 +473,10 @@ for (const backend of BACKENDS)
       const bad = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: 'whsec_c2hvcnQ=' });
       assert.equal(bad.status, 422);
       const set = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: secret });
-      assert.equal(set.status, 200);
-      assert.equal(set.body.has_signing_secret, true);
-      assert.ok(!JSON.stringify(set.body).includes('MfKQ9r8'));
+      assert.equal(set.status, 204);
+      const shown = (await client.req('GET', `/v1/app/${appId}`)).body;
+      assert.equal(shown.has_signing_secret, true);
+      assert.ok(!JSON.stringify(shown).includes('MfKQ9r8'));
       const entity = (await client.req('POST', '/v1/entity/opportunity', { name: 'E' })).body;
       env.rx.respond = () => ({ status: 200, body: {} });
       const start = env.rx.received.length;
@@ -489,8 +490,8 @@ for (const backend of BACKENDS)
         { hmac: [secret] },
       );
       assert.equal(parts.at(-1), expected);
-      const cleared = await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: null });
-      assert.equal(cleared.body.has_signing_secret, false);
+      assert.equal((await client.req('PATCH', `/v1/app/${appId}`, { signing_secret: null })).status, 204);
+      assert.equal((await client.req('GET', `/v1/app/${appId}`)).body.has_signing_secret, false);
     });
 
     it('does not follow redirects: a 3xx fails for good', async () => {

@@ -57,7 +57,8 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
 
   it('checks installations and option values against the manifest', async () => {
     await expectError(org.req('POST', '/v1/app/nope', {}), 404);
-    await expectError(org.req('POST', `/v1/app/${appId}`, { version: 9 }), 422, /no version 9/);
+    await expectError(org.req('POST', `/v1/app/${appId}`, { version: '9' }), 404, /no version 9 of app/);
+    await expectError(org.req('POST', `/v1/app/${appId}`, { version: 1 }), 400, /version must be string/);
     await expectError(
       org.req('POST', `/v1/app/${appId}`, { option_values: [{ component_id: 'zzz', options: [] }] }),
       422,

@@ -73,6 +73,7 @@ const IMPLEMENTED = {
     'install',
     'patchInstallation',
     'uninstall',
+    'promoteVersion',
     'listConfigurations',
     'createConfiguration',
     'listPublicConfigurations',
@@ -337,6 +338,7 @@ describe('epilot clients against the server, answers checked against their OpenA
   describe('@epilot/sdk app client: installations', () => {
     const d = defs.app;
 
+    /** An org with an app imported with `POST /v1/apps` (published version "1"). */
     async function withApp() {
       const c = await clients();
       const created = (await c.api.req('POST', '/v1/apps', manifest(`${env.rx.url}/compat`))).body as {
@@ -346,44 +348,187 @@ describe('epilot clients against the server, answers checked against their OpenA
     }
 
     const values = [{ component_id: 'act', options: [{ key: 'threshold', value: 10 }] }];
-    const installationTodo =
-      'Installation needs installer_org_id, components and installed_version as a string; has extra fields';
+    type Inst = {
+      app_id: string;
+      installer_org_id: string;
+      owner_org_id: string;
+      name: string;
+      enabled: boolean;
+      installed_version: string;
+      components: Array<{ id: string; configuration: { external_integration_settings: Record<string, unknown> } }>;
+      option_values: Array<{ component_id: string; options: Array<{ key: string; value: unknown }> }>;
+    };
 
-    it('install (201) answers an Installation', { todo: installationTodo }, async () => {
-      const { app, appId } = await withApp();
-      expectAnswer(d, 'install', await call(app.install({ appId }, { option_values: values })), 201);
+    it('install (201) answers an Installation: installer org, components, installed_version "1"', async () => {
+      const { app, appId, org } = await withApp();
+      const r = await call(app.install({ appId }, { option_values: values }));
+      expectAnswer(d, 'install', r, 201);
+      const inst = r.data as Inst;
+      assert.equal(inst.app_id, appId);
+      assert.equal(inst.installer_org_id, org.id);
+      assert.equal(inst.owner_org_id, org.id);
+      assert.equal(inst.name, 'Test app');
+      assert.equal(inst.installed_version, '1');
+      assert.equal(inst.enabled, true);
+      assert.deepEqual(
+        inst.components.map((c) => c.id),
+        ['act'],
+      );
+      assert.deepEqual(inst.option_values, values);
+      const again = await call(app.install({ appId }, { option_values: values }));
+      expectAnswer(d, 'install', again, 201);
     });
 
-    it('install with version "1" (a string, as epilot sends it)', { todo: 'version must be an integer' }, async () => {
+    it('install with version "1" (a string, as epilot sends it); a number or an unknown version is refused', async () => {
       const { app, appId } = await withApp();
       const r = await call(app.install({ appId }, { version: '1', option_values: values }));
       expectAnswer(d, 'install', r, 201);
-      assert.equal((r.data as { installed_version: unknown }).installed_version, '1');
+      assert.equal((r.data as Inst).installed_version, '1');
+      expectAnswer(d, 'install', await call(app.install({ appId }, { version: '7' })), 404);
+      expectAnswer(d, 'install', await call(app.install({ appId: 'no-such-app' }, {})), 404);
+      const numbered = await call(app.install({ appId }, { version: 1 } as never));
+      assert.equal(numbered.status, 400);
+      assert.match((numbered.data as { error: string }).error, /version must be string/);
     });
 
-    it('getInstallation (200, 404)', { todo: installationTodo }, async () => {
+    it('install: secret option values are never returned (********), sealed-looking values are refused', async () => {
+      const { app, appId } = await withApp();
+      const secret = [{ component_id: 'act', options: [...values[0]!.options, { key: 'api_key', value: 's3cret' }] }];
+      const r = await call(app.install({ appId }, { option_values: secret }));
+      expectAnswer(d, 'install', r, 201);
+      assert.ok(!JSON.stringify(r.data).includes('s3cret'));
+      assert.deepEqual((r.data as Inst).option_values[0]?.options, [
+        { key: 'threshold', value: 10 },
+        { key: 'api_key', value: '********' },
+      ]);
+      const got = await call(app.getInstallation({ appId }));
+      assert.ok(!JSON.stringify(got.data).includes('s3cret'));
+      const sealed = [{ component_id: 'act', options: [{ key: 'api_key', value: 'enc:v1:AAAA' }] }];
+      const refused = await call(app.install({ appId }, { option_values: sealed }));
+      assert.equal(refused.status, 400);
+      assert.match((refused.data as { error: string }).error, /enc:v1:/);
+    });
+
+    it('getInstallation (200, 404)', async () => {
       const { app, appId } = await withApp();
       await app.install({ appId }, { option_values: values });
-      expectAnswer(d, 'getInstallation', await call(app.getInstallation({ appId })), 200);
+      const got = await call(app.getInstallation({ appId }));
+      expectAnswer(d, 'getInstallation', got, 200);
+      assert.equal((got.data as Inst).installed_version, '1');
       expectAnswer(d, 'getInstallation', await call(app.getInstallation({ appId: 'no-such-app' })), 404);
     });
 
-    it('listInstallations (200) answers {apps, pagination}', { todo: 'answers {total, results}' }, async () => {
-      const { app, appId } = await withApp();
+    it('listInstallations (200) answers {apps, pagination}, filtered by enabled', async () => {
+      const { app, appId, api } = await withApp();
       await app.install({ appId }, { option_values: values });
+      const other = (await api.req('POST', '/v1/apps', manifest(`${env.rx.url}/compat`))).body.app_id as string;
+      await app.install({ appId: other }, {});
       const list = await call(app.listInstallations());
       expectAnswer(d, 'listInstallations', list, 200);
+      const data = list.data as { apps: Inst[]; pagination: unknown };
       assert.deepEqual(
-        (list.data as { apps?: Array<{ app_id: string }> }).apps?.map((a) => a.app_id),
+        data.apps.map((a) => a.app_id),
+        [appId, other],
+      );
+      assert.deepEqual(data.pagination, { total: 2, page: 1, pageSize: 20 });
+      const enabled = await call(app.listInstallations({ enabled: true }));
+      expectAnswer(d, 'listInstallations', enabled, 200);
+      assert.deepEqual(
+        (enabled.data as { apps: Inst[] }).apps.map((a) => a.app_id),
         [appId],
       );
+      const paged = (await app.listInstallations({ page: 2, pageSize: 1 })).data as { apps: Inst[] };
+      assert.deepEqual(
+        paged.apps.map((a) => a.app_id),
+        [other],
+      );
+      const journeys = (await app.listInstallations({ componentType: 'CUSTOM_JOURNEY_BLOCK' })).data;
+      assert.deepEqual(journeys.apps, []);
     });
 
-    it('patchInstallation (204)', { todo: 'answers 200 with the installation' }, async () => {
+    it('patchInstallation (204, 404)', async () => {
       const { app, appId } = await withApp();
       await app.install({ appId }, {});
+      assert.equal(((await app.getInstallation({ appId })).data as Inst).enabled, false);
       const r = await call(app.patchInstallation({ appId }, { option_values: values }));
       expectAnswer(d, 'patchInstallation', r, 204);
+      const after = (await app.getInstallation({ appId })).data as Inst;
+      assert.equal(after.enabled, true);
+      assert.deepEqual(after.option_values, values);
+      const missing = await call(app.patchInstallation({ appId: 'no-such-app' }, { option_values: values }));
+      expectAnswer(d, 'patchInstallation', missing, 404);
+    });
+
+    it('promoteVersion (200 without a body; 400 for a version that does not exist; 404 when not installed)', async () => {
+      const { app, appId, api } = await withApp();
+      await app.install({ appId }, { option_values: values });
+      await api.req('PUT', `/v1/apps/${appId}`, manifest(`${env.rx.url}/compat-2`));
+      const promoted = await call(app.promoteVersion({ appId, version: '2' }));
+      expectAnswer(d, 'promoteVersion', promoted, 200);
+      const inst = promoted.data as Inst;
+      assert.equal(inst.installed_version, '2');
+      assert.deepEqual(inst.option_values, values, 'the option values move along');
+      assert.equal(inst.components[0]?.configuration.external_integration_settings.url, `${env.rx.url}/compat-2`);
+      expectAnswer(d, 'promoteVersion', await call(app.promoteVersion({ appId, version: '3' })), 400);
+      expectAnswer(d, 'promoteVersion', await call(app.promoteVersion({ appId: 'no-such-app', version: '1' })), 404);
+      expectAnswer(d, 'getInstallation', await call(app.getInstallation({ appId })), 200);
+    });
+
+    it('another org installs and promotes to published versions only; the owner also to its drafts', async () => {
+      const owner = await clients();
+      const url = `${env.rx.url}/compat`;
+      const appId = (
+        (await owner.app.createConfiguration(null, { name: 'Shared', description: { de: 'D' } })).data as {
+          app_id: string;
+        }
+      ).app_id;
+      const component = {
+        id: 'act',
+        component_type: 'CUSTOM_FLOW_ACTION' as const,
+        options: [{ key: 'threshold', type: 'number' as const, required: true }],
+        configuration: {
+          type: 'external_integration' as const,
+          external_integration_settings: { url, headers: { 'x-key': 'k' } },
+        },
+      };
+      await owner.app.createComponent({ appId, version: '0.0.1' }, component);
+      const other = await clients();
+      expectAnswer(d, 'install', await call(other.app.install({ appId }, {})), 404);
+      expectAnswer(d, 'install', await call(other.app.install({ appId }, { version: '0.0.1' })), 404);
+
+      const review = { technical_contact: 'd@x.io', marketing_contact: 'm@x.io' };
+      await owner.app.createReview({ appId, version: '0.0.1' }, review);
+      await owner.app.cloneVersion({ appId, sourceVersion: '0.0.1', targetVersion: '0.0.2' });
+      const installed = await call(other.app.install({ appId }, { option_values: values }));
+      expectAnswer(d, 'install', installed, 201);
+      const inst = installed.data as Inst;
+      assert.equal(inst.installed_version, '0.0.1', 'the newest published version, not the draft 0.0.2');
+      assert.equal(inst.name, 'Shared');
+      assert.equal(inst.owner_org_id, owner.org.id);
+      assert.equal(inst.installer_org_id, other.org.id);
+      assert.equal(inst.components[0]?.configuration.external_integration_settings.headers, undefined);
+      expectAnswer(d, 'install', await call(other.app.install({ appId }, { version: '0.0.2' })), 404);
+      const draft = await call(other.app.promoteVersion({ appId, version: '0.0.2' }));
+      expectAnswer(d, 'promoteVersion', draft, 400);
+      assert.match((draft.data as { error: string }).error, /not published/);
+      expectAnswer(
+        d,
+        'patchInstallation',
+        await call(other.app.patchInstallation({ appId }, { version: '0.0.2' })),
+        404,
+      );
+      assert.equal(((await other.app.getInstallation({ appId })).data as Inst).installed_version, '0.0.1');
+
+      const own = await call(owner.app.install({ appId }, { version: '0.0.2', option_values: values }));
+      expectAnswer(d, 'install', own, 201);
+      assert.equal((own.data as Inst).installed_version, '0.0.2');
+      assert.deepEqual((own.data as Inst).components[0]?.configuration.external_integration_settings.headers, {
+        'x-key': 'k',
+      });
+      await owner.app.createReview({ appId, version: '0.0.2' }, review);
+      const promoted = await call(other.app.promoteVersion({ appId, version: '0.0.2' }));
+      expectAnswer(d, 'promoteVersion', promoted, 200);
+      assert.equal((promoted.data as Inst).installed_version, '0.0.2');
     });
 
     it('uninstall (204, then 404)', async () => {

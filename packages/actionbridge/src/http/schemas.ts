@@ -67,39 +67,6 @@ export const manifestSchema = {
   },
 } as const;
 
-export const optionValuesSchema = {
-  type: 'array',
-  maxItems: 100,
-  items: {
-    type: 'object',
-    required: ['component_id', 'options'],
-    additionalProperties: false,
-    properties: {
-      component_id: { type: 'string', minLength: 1 },
-      options: {
-        type: 'array',
-        maxItems: 100,
-        items: {
-          type: 'object',
-          required: ['key', 'value'],
-          additionalProperties: false,
-          properties: { key: { type: 'string', minLength: 1 }, value: {} },
-        },
-      },
-    },
-  },
-} as const;
-
-export const installSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    version: { type: 'integer', minimum: 1 },
-    option_values: optionValuesSchema,
-    signing_secret: { type: ['string', 'null'], pattern: '^whsec_[A-Za-z0-9+/]+=*$', maxLength: 200 },
-  },
-} as const;
-
 const trigger = {
   type: 'object',
   required: ['type'],

@@ -30,7 +30,6 @@ const NOT_IMPLEMENTED: Array<[method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE
     ['DELETE', '/v1/app-configurations/:appId/logo', 'deleteLogo'],
     ['GET', '/v1/public/app/:appId/components/:componentId', 'getPublicFacingComponent'],
     ['POST', '/v1/app/:appId/options/resolve', 'resolveOptions'],
-    ['POST', '/v1/app/:appId/promote-to/:version', 'promoteVersion'],
     ['POST', '/v1/app-events', 'ingestEvent'],
     ['GET', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyGet'],
     ['POST', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPost'],
@@ -40,14 +39,12 @@ const NOT_IMPLEMENTED: Array<[method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE
   ];
 
 /**
- * epilot's App API, developer side (`/v1/app-configurations`): what `@epilot/sdk`'s app client and
- * `epilot app deploy` call. Registered as its own plugin: its body parsers accept the body-less
- * requests those clients send (an empty body with a JSON or form content-type), which the rest of
- * the API refuses.
+ * Body parsers for the routes epilot's clients call (in the plugin that calls this): an empty body
+ * is no body, also with a JSON or form content-type (axios sends a POST without data as
+ * `application/x-www-form-urlencoded`; `epilot app deploy` sends `application/json` on every
+ * request); schema errors name the field.
  */
-export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context, who: Who): Promise<void> {
-  const svc = new AppConfigurations(ctx.store);
-
+export function acceptEpilotBodies(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
@@ -61,7 +58,6 @@ export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context,
     const why = unstorableJson(value);
     return why ? done(badRequest(`the body cannot be accepted: ${why}`)) : done(null, value);
   });
-  // axios sends a POST without data as `application/x-www-form-urlencoded` with no body.
   app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
     (body as string).length === 0
       ? done(null, undefined)
@@ -73,6 +69,17 @@ export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context,
         ),
   );
   app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeError(dataVar, errors[0] as never)));
+}
+
+/**
+ * epilot's App API, developer side (`/v1/app-configurations`): what `@epilot/sdk`'s app client and
+ * `epilot app deploy` call. Registered as its own plugin: its body parsers accept the body-less
+ * requests those clients send (an empty body with a JSON or form content-type), which the rest of
+ * the API refuses.
+ */
+export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context, who: Who): Promise<void> {
+  const svc = new AppConfigurations(ctx.store);
+  acceptEpilotBodies(app);
 
   const actor = async (req: FastifyRequest): Promise<Actor> => {
     const p = await who(req);
