@@ -99,9 +99,10 @@ export class ExecutionService {
 
   /**
    * Runs a failed (or stuck) action again: a new delivery with a new `webhook-id`, built from the
-   * execution's snapshot; the actions skipped after it run again once it succeeds.
+   * execution's snapshot; the actions skipped after it run again once it succeeds, unless `resume`
+   * is false (epilot's RETRY_AND_STOP).
    */
-  retrigger(orgId: string, executionId: string, actionId: string): Promise<Execution> {
+  retrigger(orgId: string, executionId: string, actionId: string, resume = true): Promise<Execution> {
     return this.change(orgId, executionId, async (exec, tx, changes, catalog) => {
       const index = exec.actions.findIndex((a) => a.id === actionId);
       const action = exec.actions[index];
@@ -117,7 +118,7 @@ export class ExecutionService {
       const now = nowIso();
       await tx.cancelPendingDeliveries(orgId, { execution_id: executionId, action_id: actionId }, now);
       await tx.revokeResumeTokens(orgId, executionId, actionId);
-      await carryOut(exec, rerun(exec, index, now), catalog, changes, this.env.dispatch);
+      await carryOut(exec, rerun(exec, index, now, resume), catalog, changes, this.env.dispatch);
       return exec;
     });
   }
