@@ -154,7 +154,6 @@ export interface FlowCondition {
 /** epilot's `ActionSchedule`: the actions naming it in `schedule_id` are sent at the time it gives. */
 export interface FlowSchedule {
   id: string;
-  scheduleApiId?: string;
   numberOfUnits?: number;
   timePeriod?: 'minutes' | 'hours' | 'days' | 'weeks' | 'months';
   timeRelation?: 'after' | 'before';

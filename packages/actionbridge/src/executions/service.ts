@@ -1,5 +1,5 @@
 import { hashToken } from '../auth/principal.js';
-import { conflict, notFound } from '../domain/errors.js';
+import { conflict, notFound, unprocessable } from '../domain/errors.js';
 import type { Delivery, EntityItem, Execution, ExecutionAction, Flow } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secrets/box.js';
@@ -67,6 +67,15 @@ export class ExecutionService {
       }
       const entity: EntityItem | undefined = await tx.getEntity(orgId, entityId);
       if (!entity) throw notFound(`entity ${entityId}`);
+      // `entity_manual` triggers name the schemas the flow can be started from by hand.
+      const manual = flow.triggers.flatMap((t) =>
+        t.type === 'entity_manual' && t.configuration.schema ? [t.configuration.schema] : [],
+      );
+      if (manual.length && !manual.includes(entity._schema)) {
+        throw unprocessable(
+          `flow ${flow.id} is started by hand on ${manual.join(', ')} entities (its entity_manual triggers), not on ${entity._schema}`,
+        );
+      }
       const now = this.env.dispatch.now();
       const { exec, effects } = createExecution({
         id: newUuid(),

@@ -244,6 +244,11 @@ for (const backend of BACKENDS)
         .data as { _id: string };
       const started = await call(s.automation.startExecution(null, { flow_id: flow.id, entity_id: opp._id }));
       expectAnswer('startExecution', started, 201);
+      // Its entity_manual trigger names the schema it is started from by hand.
+      const contract = (await s.entities.createEntity({ slug: 'contract' }, { name: 'C' })).data as { _id: string };
+      const wrong = await call(s.automation.startExecution(null, { flow_id: flow.id, entity_id: contract._id }));
+      assert.equal(wrong.status, 422);
+      assert.match((wrong.data as { error: string }).error, /started by hand on opportunity entities/);
       const exec = await waitFor(s.automation, (started.data as Execution).id, 'success');
       assert.deepEqual(
         exec.actions.map((a) => a.execution_status),
@@ -445,6 +450,7 @@ for (const backend of BACKENDS)
           /^schedules\[0\]\.numberOfUnits must be a whole number of months$/,
         ],
         [schedule({ numberOfUnits: undefined }), /^schedules\[0\]\.numberOfUnits is required$/],
+        [schedule({ scheduleApiId: 'sched-1' }), /^schedules\[0\]\.scheduleApiId is not supported$/],
         [
           { ...base, actions: [s.custom('A', { retry_strategy: 'RETRY_AND_STOP' })] },
           /^actions\[0\]\.retry_strategy is not supported$/,

@@ -237,7 +237,6 @@ const schedule = {
   additionalProperties: false,
   properties: {
     id,
-    scheduleApiId: { type: 'string', maxLength: 200 },
     numberOfUnits: { type: 'number', minimum: 0, maximum: 100000 },
     timePeriod: { type: 'string', enum: ['minutes', 'hours', 'days', 'weeks', 'months'] },
     timeRelation: { type: 'string', enum: ['after', 'before'] },
