@@ -399,6 +399,10 @@ for (const backend of BACKENDS)
           /filter_config\.operation\.diff\.changed: a diff has only added, updated and deleted/,
         ],
         [
+          withTrigger({ filter_config: { operation: { payload: { _schema: ['contact'] } } } }),
+          /payload\._schema names contact, never triggers\[0\]\.configuration\.schema "opportunity"/,
+        ],
+        [
           withTrigger({ operations: ['createEntity'], filter_config: { operation: { operation: ['updateEntity'] } } }),
           /has no operation in common with triggers\[0\]\.configuration\.operations/,
         ],

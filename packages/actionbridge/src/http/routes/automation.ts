@@ -69,7 +69,16 @@ function checkFilter(t: FlowTrigger, at: string): void {
       }
     }
   }
-  if (op.payload !== undefined) pattern(op.payload, `${here}.operation.payload`);
+  if (op.payload !== undefined) {
+    pattern(op.payload, `${here}.operation.payload`);
+    const named = plainValues(op.payload._schema);
+    const own = t.configuration.schema;
+    if (own && named.length && !named.includes(own)) {
+      throw badRequest(
+        `${here}.operation.payload._schema names ${named.join(', ')}, never ${at}.configuration.schema "${own}": the trigger could never fire`,
+      );
+    }
+  }
   if (op.diff !== undefined) {
     pattern(op.diff, `${here}.operation.diff`);
     const checkParts = (d: Record<string, unknown>, where: string): void => {
