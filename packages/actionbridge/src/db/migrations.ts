@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { engineLanes } from './migrations/0005_engine_lanes.js';
 import { entityIndex } from './migrations/0006_entity_index.js';
 import { appConfigurations } from './migrations/0007_app_configurations.js';
+import { eventPreviousValues } from './migrations/0008_event_previous_values.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -205,6 +206,7 @@ migrations['0004_installation_signing_secret'] = {
 migrations['0005_engine_lanes'] = engineLanes;
 migrations['0007_app_configurations'] = appConfigurations;
 migrations['0006_entity_index'] = entityIndex;
+migrations['0008_event_previous_values'] = eventPreviousValues;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -35,6 +35,8 @@ export interface Database {
     operation: string;
     entity: string;
     diff: string;
+    /** JSON: the values before the update of the attributes in `diff.updated`; null when none. */
+    previous: string | null;
     caused_by_execution: string | null;
     occurred_at: string;
     created_ms: number;

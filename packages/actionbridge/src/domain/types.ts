@@ -87,6 +87,12 @@ export interface EntityEvent {
   operation: EntityOperation;
   entity: EntityItem;
   diff: EntityDiff;
+  /**
+   * The values before the update of the attributes in `diff.updated` (`diff.updated` holds the new
+   * ones). Flow filters see them as `diff.updated`, as epilot's entity events carry it. Absent on
+   * events written before it was recorded.
+   */
+  previous?: Record<string, unknown>;
   caused_by_execution: string | null;
   occurred_at: string;
 }
@@ -99,8 +105,59 @@ export interface FlowTrigger {
     operations?: EntityOperation[];
     /** ActionBridge: fire only when one of these attributes was added, updated or deleted. */
     attributes?: string[];
+    /**
+     * epilot's EventBridge pattern over `{operation: {operation, payload, diff}, activity: {type}}`
+     * (see `executions/conditions.ts`).
+     */
+    filter_config?: {
+      operation?: { operation?: unknown[]; payload?: Record<string, unknown>; diff?: Record<string, unknown> };
+      activity?: { type?: unknown[] };
+    };
     [k: string]: unknown;
   };
+}
+
+/** epilot's `TriggerCondition`: all of a flow's must hold for an event to start it. */
+export interface TriggerCondition {
+  /** A dotted path in the entity. */
+  source: string;
+  comparison: 'equals' | 'any_of' | 'not_empty' | 'is_empty';
+  value?: string | number | string[] | number[];
+}
+
+/** epilot's `ConditionStatement` (the parts ActionBridge evaluates). */
+export interface FlowConditionStatement {
+  id?: string;
+  source?: {
+    id?: string;
+    origin?: 'trigger' | 'action';
+    originType?: 'entity';
+    schema?: string;
+    attribute?: string;
+    attributeType?: string;
+    attributeRepeatable?: boolean;
+    repeatableItemOp?: boolean;
+    attributeOperation?: 'all';
+  };
+  operation?: string;
+  values?: string[];
+}
+
+/** epilot's `ActionCondition`: the actions naming it in `condition_id` run only when all its statements hold. */
+export interface FlowCondition {
+  id: string;
+  statements?: FlowConditionStatement[];
+  /** On an execution: the result when it was last evaluated. */
+  evaluationResult?: boolean;
+}
+
+/** epilot's `ActionSchedule`: the actions naming it in `schedule_id` are sent at the time it gives. */
+export interface FlowSchedule {
+  id: string;
+  numberOfUnits?: number;
+  timePeriod?: 'minutes' | 'hours' | 'days' | 'weeks' | 'months';
+  timeRelation?: 'after' | 'before';
+  source: { id: string; origin: 'trigger' | 'action' | 'automation'; schema?: string; attribute?: string };
 }
 
 export interface FlowAction {
@@ -117,6 +174,10 @@ export interface FlowAction {
     [k: string]: unknown;
   };
   allow_failure?: boolean;
+  /** Runs only when this flow condition holds; skipped otherwise. */
+  condition_id?: string;
+  /** Sent at the time this flow schedule gives. */
+  schedule_id?: string;
 }
 
 export interface Flow {
@@ -126,6 +187,9 @@ export interface Flow {
   enabled: boolean;
   entity_schema?: string;
   triggers: FlowTrigger[];
+  trigger_conditions?: TriggerCondition[];
+  conditions?: FlowCondition[];
+  schedules?: FlowSchedule[];
   actions: FlowAction[];
   version: number;
   created_at: string;
@@ -135,7 +199,13 @@ export interface Flow {
 }
 
 export interface ErrorOutput {
-  error_code: 'CUSTOM_ACTION_ERROR' | 'TIMEOUT_ERROR' | 'BAD_CONFIG' | 'INTERNAL_ERROR' | 'ENTITY_NOT_FOUND';
+  error_code:
+    | 'CUSTOM_ACTION_ERROR'
+    | 'TIMEOUT_ERROR'
+    | 'BAD_CONFIG'
+    | 'INTERNAL_ERROR'
+    | 'ENTITY_NOT_FOUND'
+    | 'INVALID_SCHEDULE_CONFIG';
   error_reason: string;
 }
 
@@ -147,6 +217,10 @@ export interface ExecutionAction extends FlowAction {
   error_output?: ErrorOutput;
   /** ActionBridge: the delivery that carries this action to the app. */
   delivery_id?: string;
+  /** ActionBridge: when a scheduled action is sent (it shows `scheduled` until then). */
+  scheduled_at?: string;
+  /** Why the action was skipped (epilot's `reason`): a condition that did not hold. */
+  reason?: { message: string; payload?: Record<string, unknown> };
 }
 
 export type TriggerEvent =
@@ -173,6 +247,10 @@ export interface Execution {
   trigger_event: TriggerEvent;
   entity_snapshot: EntityItem;
   version: number;
+  /** The flow's conditions when the execution started, with their evaluation results. */
+  conditions?: FlowCondition[];
+  /** The flow's schedules when the execution started. */
+  schedules?: FlowSchedule[];
   /** ActionBridge: what triggered the execution, as sent to apps. */
   trigger: {
     type: 'entity_operation' | 'manual';

@@ -181,11 +181,14 @@ export class EntityService {
       },
       attrs,
     );
-    const diff = diffAttributes(userAttributes(before), userAttributes(after));
+    const prior = userAttributes(before);
+    const diff = diffAttributes(prior, userAttributes(after));
     if (isEmptyDiff(diff)) return before;
     if (dryRun) return after;
     await tx.replaceEntity(after);
-    await this.emit(tx, p, 'updateEntity', after, diff);
+    // Flow filters see the values before the update as `diff.updated` (epilot's entity events).
+    const previous = Object.fromEntries(Object.keys(diff.updated).map((k) => [k, prior[k]]));
+    await this.emit(tx, p, 'updateEntity', after, diff, previous);
     return after;
   }
 
@@ -258,7 +261,14 @@ export class EntityService {
     return { hits, results: project ? results.map(project) : results };
   }
 
-  private async emit(tx: Store, p: Principal, operation: EntityOperation, entity: EntityItem, diff: EntityDiff) {
+  private async emit(
+    tx: Store,
+    p: Principal,
+    operation: EntityOperation,
+    entity: EntityItem,
+    diff: EntityDiff,
+    previous?: Record<string, unknown>,
+  ) {
     await tx.insertEvent({
       id: newUuid(),
       org_id: entity._org,
@@ -267,6 +277,7 @@ export class EntityService {
       operation,
       entity,
       diff,
+      ...(previous && Object.keys(previous).length ? { previous } : {}),
       caused_by_execution: p.kind === 'app' ? p.execution_id : null,
       occurred_at: nowIso(),
     });

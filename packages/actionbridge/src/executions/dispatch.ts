@@ -157,7 +157,8 @@ async function makeDelivery(
     request_body: env.secrets.seal(body),
     attempt_count: 0,
     tries: 0,
-    next_attempt_ms: ms,
+    // A scheduled action's delivery waits until its time: the delivery lane sends it when due.
+    next_attempt_ms: action.scheduled_at ? Math.max(ms, Date.parse(action.scheduled_at)) : ms,
     last_status_code: null,
     last_error: null,
     created_at: iso,

@@ -1,5 +1,5 @@
 import { hashToken } from '../auth/principal.js';
-import { conflict, notFound } from '../domain/errors.js';
+import { conflict, notFound, unprocessable } from '../domain/errors.js';
 import type { Delivery, EntityItem, Execution, ExecutionAction, Flow } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secrets/box.js';
@@ -67,6 +67,15 @@ export class ExecutionService {
       }
       const entity: EntityItem | undefined = await tx.getEntity(orgId, entityId);
       if (!entity) throw notFound(`entity ${entityId}`);
+      // `entity_manual` triggers name the schemas the flow can be started from by hand.
+      const manual = flow.triggers.flatMap((t) =>
+        t.type === 'entity_manual' && t.configuration.schema ? [t.configuration.schema] : [],
+      );
+      if (manual.length && !manual.includes(entity._schema)) {
+        throw unprocessable(
+          `flow ${flow.id} is started by hand on ${manual.join(', ')} entities (its entity_manual triggers), not on ${entity._schema}`,
+        );
+      }
       const now = this.env.dispatch.now();
       const { exec, effects } = createExecution({
         id: newUuid(),
@@ -99,9 +108,10 @@ export class ExecutionService {
 
   /**
    * Runs a failed (or stuck) action again: a new delivery with a new `webhook-id`, built from the
-   * execution's snapshot; the actions skipped after it run again once it succeeds.
+   * execution's snapshot; the actions skipped after it run again once it succeeds, unless `resume`
+   * is false (epilot's RETRY_AND_STOP).
    */
-  retrigger(orgId: string, executionId: string, actionId: string): Promise<Execution> {
+  retrigger(orgId: string, executionId: string, actionId: string, resume = true): Promise<Execution> {
     return this.change(orgId, executionId, async (exec, tx, changes, catalog) => {
       const index = exec.actions.findIndex((a) => a.id === actionId);
       const action = exec.actions[index];
@@ -117,7 +127,7 @@ export class ExecutionService {
       const now = nowIso();
       await tx.cancelPendingDeliveries(orgId, { execution_id: executionId, action_id: actionId }, now);
       await tx.revokeResumeTokens(orgId, executionId, actionId);
-      await carryOut(exec, rerun(exec, index, now), catalog, changes, this.env.dispatch);
+      await carryOut(exec, rerun(exec, index, now, resume), catalog, changes, this.env.dispatch);
       return exec;
     });
   }

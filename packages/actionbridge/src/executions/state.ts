@@ -4,7 +4,8 @@
  * out — start an action (send it), wait for a callback, count a finished execution. Statuses follow
  * epilot's `ExecutionStatus`.
  */
-import type { EntityItem, ErrorOutput, Execution, ExecutionAction, Flow } from '../domain/types.js';
+import type { EntityItem, ErrorOutput, Execution, ExecutionAction, ExecutionStatus, Flow } from '../domain/types.js';
+import { conditionHolds, scheduledTime } from './conditions.js';
 
 export type Outcome =
   | { status: 'success'; outputs: Record<string, unknown> }
@@ -53,18 +54,53 @@ export function createExecution(a: {
           },
     entity_snapshot: entity,
     version: flow.version,
+    ...(flow.conditions ? { conditions: structuredClone(flow.conditions) } : {}),
+    ...(flow.schedules ? { schedules: structuredClone(flow.schedules) } : {}),
     trigger,
   };
   if (a.hot) return { exec, effects: [] };
-  if (exec.actions.length === 0) {
-    exec.execution_status = 'success';
-    return { exec, effects: [{ kind: 'finished', status: 'success' }] };
-  }
-  return { exec, effects: [begin(exec, 0, now)] };
+  return { exec, effects: advance(exec, -1, now) };
 }
 
-/** Marks action `index` running; the caller sends it (the `start` effect). */
-export function begin(exec: Execution, index: number, now: string): Effect {
+/**
+ * Moves on to the first pending action after `after`: an action whose condition does not hold is
+ * skipped (with the reason) and the next one is tried; without one left, the execution ends.
+ */
+function advance(exec: Execution, after: number, now: string): Effect[] {
+  for (let i = after + 1; i < exec.actions.length; i++) {
+    const action = exec.actions[i] as ExecutionAction;
+    if (action.execution_status !== 'pending') continue;
+    if (action.condition_id) {
+      const condition = exec.conditions?.find((c) => c.id === action.condition_id);
+      const held = condition ? conditionHolds(condition, exec) : false;
+      if (condition) condition.evaluationResult = held;
+      if (!held) {
+        action.execution_status = 'skipped';
+        action.updated_at = now;
+        action.reason = {
+          message: condition
+            ? `condition ${action.condition_id} is not met`
+            : `condition ${action.condition_id} is not defined in the flow`,
+          payload: { condition_id: action.condition_id },
+        };
+        exec.updated_at = now;
+        continue;
+      }
+    }
+    return begin(exec, i, now);
+  }
+  const stopped = exec.actions.some((x) => x.execution_status === 'failed' && !x.allow_failure);
+  exec.execution_status = stopped ? 'failed' : 'success';
+  exec.updated_at = now;
+  return [{ kind: 'finished', status: exec.execution_status }];
+}
+
+/**
+ * Marks action `index` running; the caller sends it (the `start` effect). A scheduled action gets
+ * `scheduled_at` (its delivery waits until then); a schedule that cannot be computed fails it
+ * with INVALID_SCHEDULE_CONFIG.
+ */
+export function begin(exec: Execution, index: number, now: string): Effect[] {
   const action = exec.actions[index] as ExecutionAction;
   exec.execution_status = 'in_progress';
   exec.current_action_id = action.id;
@@ -74,7 +110,24 @@ export function begin(exec: Execution, index: number, now: string): Effect {
   action.updated_at = now;
   delete action.error_output;
   delete action.outputs;
-  return { kind: 'start', index };
+  delete action.reason;
+  delete action.scheduled_at;
+  if (action.schedule_id) {
+    const schedule = exec.schedules?.find((s) => s.id === action.schedule_id);
+    const when = schedule
+      ? scheduledTime(schedule, exec)
+      : { error: `schedule ${action.schedule_id} is not defined in the flow` };
+    if ('error' in when) {
+      return finish(
+        exec,
+        index,
+        { status: 'failed', error: { error_code: 'INVALID_SCHEDULE_CONFIG', error_reason: when.error } },
+        now,
+      );
+    }
+    if (when.at > Date.parse(now)) action.scheduled_at = new Date(when.at).toISOString();
+  }
+  return [{ kind: 'start', index }];
 }
 
 /** Ends action `index` with `outcome` and moves on: the next pending action, or the end. */
@@ -97,11 +150,7 @@ export function finish(exec: Execution, index: number, outcome: Outcome, now: st
     return [{ kind: 'finished', status: 'failed' }];
   }
   // The next action still to run (a retriggered action may have later ones that already ran).
-  const next = exec.actions.findIndex((x, i) => i > index && x.execution_status === 'pending');
-  if (next !== -1) return [begin(exec, next, now)];
-  const stopped = exec.actions.some((x) => x.execution_status === 'failed' && !x.allow_failure);
-  exec.execution_status = stopped ? 'failed' : 'success';
-  return [{ kind: 'finished', status: exec.execution_status }];
+  return advance(exec, index, now);
 }
 
 /**
@@ -148,11 +197,12 @@ export function runningOther(exec: Execution, index: number): ExecutionAction | 
 
 /**
  * Runs action `index` again (retrigger): when the execution had stopped, the actions skipped after
- * it become pending again, so they run once it succeeds.
+ * it become pending again, so they run once it succeeds (epilot's RETRY_AND_RESUME); with
+ * `resume: false` (RETRY_AND_STOP) they stay skipped.
  */
-export function rerun(exec: Execution, index: number, now: string): Effect[] {
-  reopenLater(exec, index);
-  return [begin(exec, index, now)];
+export function rerun(exec: Execution, index: number, now: string, resume = true): Effect[] {
+  if (resume) reopenLater(exec, index);
+  return begin(exec, index, now);
 }
 
 /** A replay re-sends action `index`'s delivery: the action waits on it again. */
@@ -173,4 +223,22 @@ function reopenLater(exec: Execution, index: number): void {
     for (const rest of exec.actions.slice(index + 1))
       if (rest.execution_status === 'skipped') rest.execution_status = 'pending';
   }
+}
+
+/**
+ * An execution as the API shows it: epilot's `status` beside `execution_status` (its definition
+ * requires both), and an action waiting for its schedule `scheduled` until `scheduled_at` (it is
+ * stored as in progress: its delivery is due then); the execution too, while nothing else runs.
+ */
+export function presentExecution(exec: Execution, nowMs: number): Execution & { status: ExecutionStatus } {
+  const waiting = (a: ExecutionAction) =>
+    a.execution_status === 'in_progress' && a.scheduled_at !== undefined && Date.parse(a.scheduled_at) > nowMs;
+  const actions = exec.actions.map((a) => (waiting(a) ? { ...a, execution_status: 'scheduled' as const } : a));
+  const status =
+    exec.execution_status === 'in_progress' &&
+    actions.some((a) => a.execution_status === 'scheduled') &&
+    !actions.some((a) => a.execution_status === 'in_progress' || a.execution_status === 'paused')
+      ? 'scheduled'
+      : exec.execution_status;
+  return { ...exec, execution_status: status, status, actions };
 }

@@ -272,15 +272,13 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'deleteFlow', await call(automation.deleteFlow({ flow_id: flowId })), 200);
     });
 
-    const executionTodo = 'AutomationExecution lists `status` as required (beside execution_status); not sent';
-
-    it('startExecution (201)', { todo: executionTodo }, async () => {
+    it('startExecution (201)', async () => {
       const { automation, flow, entity } = await withFlow();
       const { started } = await startAndWait(automation, flow.id, entity._id);
       expectAnswer(d, 'startExecution', { status: started.status, data: started.data }, 201);
     });
 
-    it('getExecution (200, 404)', { todo: executionTodo }, async () => {
+    it('getExecution (200, 404)', async () => {
       const { automation, flow, entity } = await withFlow();
       const { id } = await startAndWait(automation, flow.id, entity._id);
       await untilStatus(automation, id, 'success');
@@ -288,14 +286,14 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'getExecution', await call(automation.getExecution({ execution_id: 'nope' })), 404);
     });
 
-    it('getExecutions (200)', { todo: executionTodo }, async () => {
+    it('getExecutions (200)', async () => {
       const { automation, flow, entity } = await withFlow();
       const { id } = await startAndWait(automation, flow.id, entity._id);
       await untilStatus(automation, id, 'success');
       expectAnswer(d, 'getExecutions', await call(automation.getExecutions({ entity_id: entity._id })), 200);
     });
 
-    it('cancelExecution (200) of a paused execution', { todo: executionTodo }, async () => {
+    it('cancelExecution (200) of a paused execution', async () => {
       const { automation, flow, entity } = await withFlow(
         [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
         () => ({ status: 202, body: {} }),
@@ -305,9 +303,7 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'cancelExecution', await call(automation.cancelExecution({ execution_id: id })), 200);
     });
 
-    it('retriggerAction (200) of a failed action', {
-      todo: 'axios sends a body-less POST as application/x-www-form-urlencoded: the server answers 415',
-    }, async () => {
+    it('retriggerAction (200) of a failed action, sent without a body', async () => {
       const { automation, flow, entity } = await withFlow(undefined, () => ({ status: 400, body: { error: 'no' } }));
       const { id } = await startAndWait(automation, flow.id, entity._id);
       await untilStatus(automation, id, 'failed');
@@ -316,7 +312,9 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'retriggerAction', r, 200);
     });
 
-    it('resumeExecutionWithToken (200, then 400/404 for a used token)', { todo: executionTodo }, async () => {
+    it('resumeExecutionWithToken (200, then 400/404 for a used token)', {
+      todo: 'a used token answers 409 (ExecutionService.resume); the definition documents 400 and 404',
+    }, async () => {
       const { automation, flow, entity } = await withFlow(
         [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
         () => ({ status: 202, body: {} }),

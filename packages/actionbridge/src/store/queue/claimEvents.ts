@@ -10,9 +10,9 @@ function readEvent(row: Database['entity_events']): ClaimedEvent {
   try {
     return toEvent(row);
   } catch (err) {
-    const { entity: _e, diff: _d, ...rest } = row;
+    const { entity: _e, diff: _d, previous: _p, ...rest } = row;
     return {
-      ...toEvent({ ...rest, entity: '{}', diff: '{"added":{},"updated":{},"deleted":{}}' }),
+      ...toEvent({ ...rest, entity: '{}', diff: '{"added":{},"updated":{},"deleted":{}}', previous: null }),
       unreadable: `the stored event cannot be read: ${(err as Error).message}`,
     };
   }

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { EntityEvent, Flow, FlowTrigger } from '../domain/types.js';
+import { fires, triggerKeys } from './triggers.js';
+
+const NOW = '2026-05-01T10:00:00.000Z';
+
+function flow(triggers: FlowTrigger[], over: Partial<Flow> = {}): Flow {
+  return {
+    id: 'f',
+    org_id: 'o',
+    flow_name: 'F',
+    enabled: true,
+    triggers,
+    actions: [],
+    version: 1,
+    created_at: NOW,
+    updated_at: NOW,
+    ...over,
+  };
+}
+
+function event(over: Partial<EntityEvent> = {}): EntityEvent {
+  return {
+    id: 'ev',
+    org_id: 'o',
+    entity_id: 'e1',
+    schema: 'order',
+    operation: 'updateEntity',
+    entity: {
+      _id: 'e1',
+      _org: 'o',
+      _schema: 'order',
+      _title: 'O',
+      _created_at: NOW,
+      _updated_at: NOW,
+      status: 'placed',
+      total: 120,
+    },
+    diff: { added: {}, updated: { status: 'placed' }, deleted: {} },
+    previous: { status: 'open_for_acceptance' },
+    caused_by_execution: null,
+    occurred_at: NOW,
+    ...over,
+  };
+}
+
+const op = (configuration: FlowTrigger['configuration']): FlowTrigger => ({ type: 'entity_operation', configuration });
+
+describe('triggers: the trigger index and fires()', () => {
+  it('indexes the schema a filter names in payload._schema and the operations it lists', () => {
+    const f = flow([
+      op({
+        filter_config: {
+          operation: { operation: ['updateEntity', 'createEntity'], payload: { _schema: ['contact'] } },
+        },
+      }),
+      op({
+        schema: 'order',
+        operations: ['updateEntity', 'deleteEntity'],
+        filter_config: { operation: { operation: ['updateEntity'] } },
+      }),
+      op({ schema: 'meter', filter_config: { operation: { operation: [{ 'anything-but': 'deleteEntity' }] } } }),
+      { type: 'entity_manual', configuration: { schema: 'ignored' } },
+    ]);
+    assert.deepEqual(triggerKeys(f), [
+      { schema: 'contact', operation: 'updateEntity' },
+      { schema: 'contact', operation: 'createEntity' },
+      { schema: 'order', operation: 'updateEntity' },
+      { schema: 'meter', operation: '*' },
+    ]);
+  });
+
+  it('epilot’s "changes from open_for_acceptance to placed": diff.updated holds the value before the update', () => {
+    const f = flow([
+      op({
+        filter_config: {
+          operation: {
+            operation: ['updateEntity'],
+            payload: { _schema: ['order'], status: ['placed'] },
+            diff: { updated: { status: ['open_for_acceptance'] } },
+          },
+        },
+      }),
+    ]);
+    assert.ok(fires(f, event()));
+    assert.ok(!fires(f, event({ previous: { status: 'draft' } })), 'from another state');
+    assert.ok(!fires(f, event({ operation: 'createEntity' })), 'another operation');
+    assert.ok(!fires(f, event({ schema: 'contact' })), 'another schema');
+  });
+
+  it('filters on the activity type and the changed attributes', () => {
+    const updated = flow([op({ schema: 'order', filter_config: { activity: { type: ['EntityUpdated'] } } })]);
+    assert.ok(fires(updated, event()));
+    assert.ok(!fires(updated, event({ operation: 'deleteEntity' })));
+    const changed = flow([
+      op({
+        schema: 'order',
+        filter_config: {
+          operation: {
+            diff: { $or: [{ 'added.total': [{ exists: true }] }, { 'updated.total': [{ exists: true }] }] },
+          },
+        },
+      }),
+    ]);
+    assert.ok(!fires(changed, event()));
+    assert.ok(
+      fires(changed, event({ diff: { added: {}, updated: { total: 120 }, deleted: {} }, previous: { total: 100 } })),
+    );
+  });
+
+  it('trigger_conditions must all hold too', () => {
+    const f = flow([op({ schema: 'order' })], {
+      trigger_conditions: [
+        { source: 'status', comparison: 'equals', value: 'placed' },
+        { source: 'total', comparison: 'not_empty' },
+      ],
+    });
+    assert.ok(fires(f, event()));
+    assert.ok(!fires(f, event({ entity: { ...event().entity, status: 'open' } })));
+  });
+});
