@@ -141,7 +141,7 @@ describe('parseQuery', () => {
     for (const [q, message] of refused) {
       assert.throws(
         () => parseQuery(q),
-        (e: { status?: number; message: string }) => e.status === 400 && message.test(e.message),
+        (e: { kind?: string; message: string }) => e.kind === 'bad_request' && message.test(e.message),
         q,
       );
     }

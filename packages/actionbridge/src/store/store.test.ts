@@ -3,9 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { isAllowed } from '../auth/grants.js';
 import { connect } from '../db/connect.js';
+import { migrationProvider } from '../db/migrations.js';
+import type { Database } from '../db/schema.js';
 import type { Delivery, EntityItem, Grant } from '../domain/types.js';
 import { planSearch, uniqueKeyMatch } from '../entities/planner.js';
 import { describeOn, freshDatabase } from '../testing/postgres.js';
@@ -441,11 +444,14 @@ describe('migration 0006: entities stored before the search index existed', () =
   it('indexes them when it runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ab-store-'));
     try {
-      let conn = await connect({ dataDir: dir });
-      let store = makeStore(conn.db, conn.dialect);
+      // A database as 0005 left it, with an entity in it, written the way the code of then wrote it.
+      const sqlite = new SQLite(join(dir, 'actionbridge.sqlite'));
+      const old = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+      const migrated = await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0005_engine_lanes');
+      assert.equal(migrated.error, undefined);
       const org = newId('org');
-      await store.createOrg({ id: org, name: org, created_at: nowIso() });
       const now = nowIso();
+      await old.insertInto('orgs').values({ id: org, name: org, created_at: now }).execute();
       const e: EntityItem = {
         _id: newUuid(),
         _org: org,
@@ -453,16 +459,23 @@ describe('migration 0006: entities stored before the search index existed', () =
         _title: 'x',
         _created_at: now,
         _updated_at: now,
+        email: 'old@x.io',
       };
-      await store.insertEntity({ ...e, email: 'old@x.io' });
-      // Back to the database as 0005 left it: no index table, no index rows, 0006 not applied.
-      await sql`drop table entity_terms`.execute(conn.db);
-      await sql`drop index entities_org_created`.execute(conn.db);
-      await sql`drop index entities_org_updated`.execute(conn.db);
-      await sql`delete from kysely_migration where name = '0006_entity_index'`.execute(conn.db);
-      await store.close();
-      conn = await connect({ dataDir: dir });
-      store = makeStore(conn.db, conn.dialect);
+      await old
+        .insertInto('entities')
+        .values({
+          id: e._id,
+          org_id: org,
+          schema: 'contact',
+          data: JSON.stringify(e),
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      await old.destroy();
+      // Opening it runs 0006 and every later migration.
+      const conn = await connect({ dataDir: dir });
+      const store = makeStore(conn.db, conn.dialect);
       const plan = planSearch({ q: 'email:"old@x.io"' }, [{ action: 'entity:*' }], org).search;
       assert.deepEqual(
         (await store.searchEntities(org, plan)).results.map((x) => x._id),
