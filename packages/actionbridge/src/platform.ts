@@ -124,6 +124,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     sqliteSync: opts.sqliteSync,
   });
   const store = makeStore(conn.db, conn.dialect);
+  const workerStore = conn.workerDb === conn.db ? store : makeStore(conn.workerDb, conn.dialect);
   // Embedded mode is one process per data folder: whatever a crashed predecessor had claimed is ours now.
   if (conn.dialect === 'sqlite') await releaseLeases(store.q);
   const admin = persistedSecret(
@@ -161,7 +162,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       ? undefined
       : new Worker(
           {
-            store,
+            store: workerStore,
             owner: newWorkerId(),
             leaseMs: (opts.leaseS ?? 5) * 1000,
             log: log.child({ component: 'worker' }),
@@ -191,6 +192,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const auth = new Authenticator(store, accessTokens, admin.value);
   const server = await buildServer({
     store,
+    healthStore: workerStore,
     auth,
     entities,
     executions,
@@ -231,6 +233,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       await listener?.close();
       await client.close();
       await store.close();
+      if (workerStore !== store) await workerStore.close();
     },
   };
 }

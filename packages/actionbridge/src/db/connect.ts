@@ -14,6 +14,11 @@ export interface Connection {
   location: string;
   /** SQL statements executed so far (every query Kysely runs, in or out of transactions). */
   statements(): number;
+  /**
+   * PostgreSQL: the engine's own connections, so a flood of API writes queued on the API's pool
+   * never holds the lanes back. SQLite has one connection: this is `db`.
+   */
+  workerDb: Kysely<Database>;
 }
 
 /**
@@ -48,12 +53,16 @@ export async function connect(opts: {
     // Loaded only here: the embedded SQLite default starts without it.
     const { default: pg } = await import('pg');
     pg.types.setTypeParser(20, (v) => Number(v));
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
-    // An idle connection that the server drops (restart, failover, admin) must not crash the
-    // process: pg emits it on the pool, and the next query simply opens a new connection.
-    pool.on('error', (err) => opts.onIdleError?.(err));
+    const pools = [10, 4].map((max) => {
+      const pool = new pg.Pool({ connectionString: opts.databaseUrl, max });
+      // An idle connection that the server drops (restart, failover, admin) must not crash the
+      // process: pg emits it on the pool, and the next query simply opens a new connection.
+      pool.on('error', (err) => opts.onIdleError?.(err));
+      return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    }) as [Kysely<Database>, Kysely<Database>];
     conn = {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log }),
+      db: pools[0],
+      workerDb: pools[1],
       dialect: 'postgres',
       location: opts.databaseUrl.replace(/\/\/[^@/]*@/, '//***@'),
       statements: () => statements,
@@ -66,8 +75,10 @@ export async function connect(opts: {
     sqlite.pragma(`synchronous = ${opts.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedOnce(sqlite) }), log });
     conn = {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedOnce(sqlite) }), log }),
+      db,
+      workerDb: db,
       dialect: 'sqlite',
       location: file,
       statements: () => statements,

@@ -26,6 +26,8 @@ import { publicRoutes } from './routes/public.js';
 /** What route handlers need. */
 export interface Context {
   store: Store;
+  /** The store health checks read through (the engine's connections on PostgreSQL). */
+  healthStore: Store;
   auth: Authenticator;
   entities: EntityService;
   executions: ExecutionService;
