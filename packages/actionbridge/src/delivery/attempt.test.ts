@@ -212,6 +212,7 @@ describe('judge', () => {
     assert.equal(reason(JSON.stringify({ error_reason: 5, message: 'M' }))?.error_reason, 'M', 'non-string skipped');
     assert.equal(reason(JSON.stringify({ error: { code: 1 } }))?.error_reason, 'HTTP 422');
     assert.equal(reason(JSON.stringify({ error: null }))?.error_reason, 'HTTP 422');
+    assert.equal(reason(JSON.stringify({ message: 'M', error: null }))?.error_reason, 'M', 'error: null is no object');
     assert.equal(reason(JSON.stringify({ other: 'x' }))?.error_reason, 'HTTP 422');
     assert.equal(reason('null')?.error_reason, 'HTTP 422');
     assert.equal(reason('not json')?.error_reason, 'HTTP 422');

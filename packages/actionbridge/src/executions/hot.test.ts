@@ -38,6 +38,9 @@ describe('hotLimit', () => {
     });
     assert.deepEqual(hotLimit(flow({ count: 3, window: 'PT1.5S' })), { count: 3, windowMs: 1_500 });
     assert.deepEqual(hotLimit(flow({ count: 3, window: 'PT90M' })), { count: 3, windowMs: 5_400_000 });
+    assert.deepEqual(hotLimit(flow({ count: 3, window: 'P10D' })), { count: 3, windowMs: 864_000_000 });
+    assert.deepEqual(hotLimit(flow({ count: 3, window: 'PT12H' })), { count: 3, windowMs: 43_200_000 });
+    assert.deepEqual(hotLimit(flow({ count: 3, window: 'PT1.25S' })), { count: 3, windowMs: 1_250 });
   });
 
   it('falls back to 100 for a count that is missing, below 1 or not a number', () => {
