@@ -11,8 +11,7 @@ import {
 } from '../../apps/schemas.js';
 import { type Actor, AppConfigurations, describeError } from '../../apps/service.js';
 import { requireOrgToken } from '../../auth/principal.js';
-import { badRequest, DomainError } from '../../domain/errors.js';
-import { unstorableJson } from '../../util/json.js';
+import { acceptBodylessJson } from '../bodies.js';
 import type { Context, Who } from '../server.js';
 
 type AppParams = { Params: { appId: string } };
@@ -45,29 +44,7 @@ const NOT_IMPLEMENTED: Array<[method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE
  * request); schema errors name the field.
  */
 export function acceptEpilotBodies(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.length === 0) return done(null, undefined);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      return done(badRequest(`the body is not valid JSON: ${(err as Error).message}`));
-    }
-    const why = unstorableJson(value);
-    return why ? done(badRequest(`the body cannot be accepted: ${why}`)) : done(null, value);
-  });
-  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
-    (body as string).length === 0
-      ? done(null, undefined)
-      : done(
-          new DomainError(
-            'unsupported_media_type',
-            `content-type ${req.headers['content-type']} is not supported: send JSON`,
-          ),
-        ),
-  );
+  acceptBodylessJson(app);
   app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeError(dataVar, errors[0] as never)));
 }
 

@@ -2,14 +2,14 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { requireOrgToken } from '../../auth/principal.js';
 import { findComponent } from '../../delivery/payload.js';
-import { badRequest, DomainError, notFound, unprocessable } from '../../domain/errors.js';
+import { badRequest, notFound, unprocessable } from '../../domain/errors.js';
 import type { Execution, Flow, FlowTrigger } from '../../domain/types.js';
 import { compilePattern, PatternError } from '../../executions/conditions.js';
 import { presentExecution } from '../../executions/state.js';
 import { ACTIVITY_OF, OPERATIONS, triggerOperations, triggerSchemas } from '../../executions/triggers.js';
 import type { Store } from '../../store/store.js';
 import { newUuid, nowIso } from '../../util/ids.js';
-import { unstorableJson } from '../../util/json.js';
+import { acceptBodylessJson } from '../bodies.js';
 import { flowSchema, pagingQuery } from '../schemas.js';
 import type { Context, Who } from '../server.js';
 
@@ -294,36 +294,6 @@ function retryStrategy(body: unknown): { resume: boolean } {
   );
 }
 
-/**
- * Body parsers that also take the body-less POSTs epilot's axios clients send (an empty body with
- * a JSON or `application/x-www-form-urlencoded` content-type): for operations whose body is optional.
- */
-function acceptBodyless(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.length === 0) return done(null, undefined);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      return done(badRequest(`the body is not valid JSON: ${(err as Error).message}`));
-    }
-    const why = unstorableJson(value);
-    return why ? done(badRequest(`the body cannot be accepted: ${why}`)) : done(null, value);
-  });
-  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
-    (body as string).length === 0
-      ? done(null, undefined)
-      : done(
-          new DomainError(
-            'unsupported_media_type',
-            `content-type ${req.headers['content-type']} is not supported: send JSON`,
-          ),
-        ),
-  );
-}
-
 /** epilot's automation API: flows and executions. */
 export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
   const { store, executions } = ctx;
@@ -429,7 +399,7 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
 
   // Its own plugin: epilot's client sends this POST without a body (see `acceptBodyless`).
   app.register(async (scope) => {
-    acceptBodyless(scope);
+    acceptBodylessJson(scope);
     scope.post<{ Params: { execution_id: string; action_id: string }; Body: unknown }>(
       '/v1/automation/executions/:execution_id/:action_id/retrigger',
       async (req) => {
