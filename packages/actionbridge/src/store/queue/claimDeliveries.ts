@@ -56,13 +56,23 @@ export async function claimDeliveries(
                 where status = 'pending' and (org_id, origin) > (${part(1)}, ${part(2)})
                 order by org_id, origin limit 1)
         from pairs where pairs.k is not null),
-      cand as (
-        select x.id, x.org_id, x.origin, x.next_attempt_ms from pairs join deliveries x on x.id in (
+      cand as (${
+        pg
+          ? // PostgreSQL plans a correlated IN (… LIMIT) join as a scan (0.4 s a claim, seen in
+            // pg_stat_activity); LATERAL takes each pair's rows straight from the index.
+            sql`select x.id, x.org_id, x.origin, x.next_attempt_ms from pairs cross join lateral (
+          select y.id, y.org_id, y.origin, y.next_attempt_ms from deliveries y
+          where y.status = 'pending' and y.org_id = ${part(1)} and y.origin = ${part(2)}
+            and y.next_attempt_ms <= ${a.now} and y.locked_until_ms <= ${a.now}
+          order by y.next_attempt_ms limit ${a.originCap}) x
+        where pairs.k is not null${full.length ? sql` and ${part(2)} not in (${sql.join(full)})` : sql``}`
+          : sql`select x.id, x.org_id, x.origin, x.next_attempt_ms from pairs join deliveries x on x.id in (
           select y.id from deliveries y
           where y.status = 'pending' and y.org_id = ${part(1)} and y.origin = ${part(2)}
             and y.next_attempt_ms <= ${a.now} and y.locked_until_ms <= ${a.now}
           order by y.next_attempt_ms limit ${a.originCap})
-        where pairs.k is not null${full.length ? sql` and ${part(2)} not in (${sql.join(full)})` : sql``})`;
+        where pairs.k is not null${full.length ? sql` and ${part(2)} not in (${sql.join(full)})` : sql``}`
+      })`;
   const ranked = sql`select id, org_id, origin, next_attempt_ms,
         row_number() over (partition by org_id order by next_attempt_ms, id) as rn_org,
         row_number() over (partition by origin order by next_attempt_ms, id) as rn_origin

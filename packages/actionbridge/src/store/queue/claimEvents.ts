@@ -37,11 +37,18 @@ export async function claimEvents(
         union all
         select (select org_id from entity_events where processed = 0 and org_id > orgs.org order by org_id limit 1)
         from orgs where orgs.org is not null),
-      cand as (
-        select x.id, x.org_id, x.created_ms from orgs join entity_events x on x.id in (
+      cand as (${
+        q.dialect === 'postgres'
+          ? // LATERAL: PostgreSQL plans the correlated IN (… LIMIT) join below as a scan.
+            sql`select x.id, x.org_id, x.created_ms from orgs cross join lateral (
+          select y.id, y.org_id, y.created_ms from entity_events y
+          where y.org_id = orgs.org and y.processed = 0 and y.locked_until_ms <= ${a.now}
+          order by y.created_ms limit ${a.perOrg}) x where orgs.org is not null`
+          : sql`select x.id, x.org_id, x.created_ms from orgs join entity_events x on x.id in (
           select y.id from entity_events y
           where y.org_id = orgs.org and y.processed = 0 and y.locked_until_ms <= ${a.now}
-          order by y.created_ms limit ${a.perOrg}))`;
+          order by y.created_ms limit ${a.perOrg})`
+      })`;
   const ranked = sql`select id, created_ms, row_number() over (partition by org_id order by created_ms, id) as rn
       from cand`;
   const rows =
