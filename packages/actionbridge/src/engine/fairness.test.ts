@@ -39,12 +39,13 @@ async function idleLag(client: Client, entityId: string, rx: Endpoint, firstMark
 type Lag = { lagMs: number; writeMs: number };
 
 /**
- * Not met yet on PostgreSQL: during another org's burst B's deliveries took 1.2–2.6 s here (SQLite:
- * under 1 s). Reported as todo, with the figure, rather than hidden; the test still runs and prints.
+ * Not met yet on PostgreSQL: during another org's 500-write burst B's deliveries took up to 1.15 s
+ * on a quiet machine (2.6 s on a loaded one; SQLite: under 1 s). Reported as todo, with the figure,
+ * rather than hidden; the tests still run and print. The flood test passes on PostgreSQL too.
  */
 const PG_LAG_TODO = (backend: 'sqlite' | 'postgres') =>
   backend === 'postgres'
-    ? 'on PostgreSQL B waits 1.2–2.6 s during A’s burst on this machine: the lanes’ round trips under load (open)'
+    ? 'on PostgreSQL B waits up to ~1.15 s during A’s burst (quiet machine): the lanes’ round trips (open)'
     : undefined;
 
 function slowest(lags: Lag[]): Lag {
