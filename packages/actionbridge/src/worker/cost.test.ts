@@ -11,8 +11,9 @@ import { BACKENDS, describeOn, installFlow, Receiver, testPlatform } from '../te
  */
 const BOUNDS = {
   sqlite: { sequential: 28, concurrent: 12 },
-  // PostgreSQL adds a pg_notify to every write and to every batch of new deliveries (~27–28 measured).
-  postgres: { sequential: 30, concurrent: 12 },
+  // PostgreSQL adds a pg_notify to every write and to every batch of new deliveries (~27–28 one at
+  // a time); with 32 writers its batches are smaller and vary with timing (10.2–12.0 measured).
+  postgres: { sequential: 30, concurrent: 14 },
 } as const;
 
 for (const backend of BACKENDS)
