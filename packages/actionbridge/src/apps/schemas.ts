@@ -34,7 +34,8 @@ export const COMPONENT_TYPES = [
 export const VERSION = /^\d{1,4}(\.\d{1,4}){0,2}$/;
 const versionString = { type: 'string', pattern: VERSION.source, maxLength: 10 } as const;
 
-const grant = {
+/** One permission of an app (epilot's `Grant`): the one schema for it, also used by `POST /v1/apps`. */
+export const grant = {
   type: 'object',
   required: ['action'],
   additionalProperties: false,

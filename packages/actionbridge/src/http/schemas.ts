@@ -1,15 +1,6 @@
 /** JSON schemas of request bodies: Fastify validates with them and names the failing field in the 400. */
 
-const grant = {
-  type: 'object',
-  required: ['action'],
-  additionalProperties: false,
-  properties: {
-    action: { type: 'string', enum: ['entity:view', 'entity:create', 'entity:edit', 'entity:delete', 'entity:*'] },
-    resource: { type: 'string', minLength: 1, maxLength: 200 },
-    effect: { type: 'string', enum: ['allow', 'deny'] },
-  },
-} as const;
+import { grant } from '../apps/schemas.js';
 
 const option = {
   type: 'object',
