@@ -120,7 +120,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const conn = await connect({
     dataDir,
     databaseUrl: opts.databaseUrl,
-    onIdleError: (err) => log.warn({ err }, 'idle database connection lost'),
+    onBackgroundError: (err) =>
+      log.warn({ err }, 'database background error (an idle connection lost, or a WAL checkpoint)'),
     sqliteSync: opts.sqliteSync,
   });
   const store = makeStore(conn.db, conn.dialect);
@@ -188,7 +189,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     metrics,
     wake: () => worker?.wake(),
   });
-  const entities = new EntityService(store, () => worker?.wakeEvents());
+  const entities = new EntityService(store, (ev) => worker?.offerEvent(ev));
   const auth = new Authenticator(store, accessTokens, admin.value);
   const server = await buildServer({
     store,

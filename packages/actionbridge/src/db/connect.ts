@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
+import { Checkpointer } from './checkpointer.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -39,14 +40,17 @@ export type SqliteSync = 'normal' | 'full';
 export async function connect(opts: {
   dataDir: string;
   databaseUrl?: string | undefined;
-  onIdleError?: (err: Error) => void;
+  /** Errors of the database's background work: an idle PostgreSQL connection dropped, a WAL checkpoint that failed. */
+  onBackgroundError?: (err: Error) => void;
   sqliteSync?: SqliteSync | undefined;
 }): Promise<Connection> {
   let conn: Connection;
   let statements = 0;
+  let checkpointer: Checkpointer | undefined;
   // Counting costs one increment per query; tests and the benchmark read it (statements per action).
   const log = () => {
     statements++;
+    checkpointer?.touch();
   };
   if (opts.databaseUrl) {
     // int8 columns (the *_ms times) come back as numbers; they stay far below 2^53.
@@ -57,7 +61,7 @@ export async function connect(opts: {
       const pool = new pg.Pool({ connectionString: opts.databaseUrl, max });
       // An idle connection that the server drops (restart, failover, admin) must not crash the
       // process: pg emits it on the pool, and the next query simply opens a new connection.
-      pool.on('error', (err) => opts.onIdleError?.(err));
+      pool.on('error', (err) => opts.onBackgroundError?.(err));
       return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
     }) as [Kysely<Database>, Kysely<Database>];
     conn = {
@@ -72,10 +76,16 @@ export async function connect(opts: {
     const file = join(opts.dataDir, 'actionbridge.sqlite');
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma(`synchronous = ${opts.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
+    const synchronous = opts.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
+    sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedOnce(sqlite) }), log });
+    const cp = new Checkpointer(sqlite, file, synchronous, (err) => opts.onBackgroundError?.(err));
+    checkpointer = cp;
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: preparedOnce(sqlite, () => cp.close()) }),
+      log,
+    });
     conn = {
       db,
       workerDb: db,
@@ -98,10 +108,13 @@ export async function connect(opts: {
  * process's CPU; with the cache it drops out of the profile. Bounded: `IN (…)` lists of different
  * lengths are different statements.
  */
-function preparedOnce(sqlite: SQLite.Database, max = 500): SqliteDatabase {
+function preparedOnce(sqlite: SQLite.Database, beforeClose: () => void, max = 500): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      beforeClose();
+      sqlite.close();
+    },
     prepare(text: string) {
       let stmt = cache.get(text);
       if (stmt) {
