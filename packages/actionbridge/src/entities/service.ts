@@ -1,7 +1,8 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
-import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
+import type { EntityDiff, EntityEvent, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
+import { GroupCommit } from '../store/group-commit.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
@@ -82,8 +83,22 @@ function getPath(obj: unknown, path: string): unknown {
 export class EntityService {
   constructor(
     private readonly store: Store,
-    private readonly onEvent: () => void,
+    /** Told of each event once its write has committed (the engine in this process takes it from memory). */
+    private readonly onEvent: (ev: EntityEvent) => void,
+    /** API writes share commits on SQLite (group commit); each still settles after its commit. */
+    private readonly writes: GroupCommit = new GroupCommit(store),
   ) {}
+
+  /** Runs a write; its events go to the engine after the commit. */
+  private async write<T>(fn: (tx: Store, emitted: EntityEvent[]) => Promise<T>): Promise<T> {
+    const emitted: EntityEvent[] = [];
+    const result = await this.writes.run((tx) => {
+      emitted.length = 0;
+      return fn(tx, emitted);
+    });
+    for (const ev of emitted) this.onEvent(ev);
+    return result;
+  }
 
   private check(p: Principal, action: GrantAction, schema: string, id?: string) {
     if (!isAllowed(grantsOf(p), action, schema, id)) {
@@ -109,10 +124,8 @@ export class EntityService {
   async create(p: Principal, slug: string, body: unknown, dryRun = false): Promise<EntityItem> {
     checkSlug(slug);
     const attrs = userAttributes(checkBody(body, slug));
-    if (dryRun) return this.createIn(this.store, p, slug, attrs, true);
-    const entity = await this.store.transaction((tx) => this.createIn(tx, p, slug, attrs, false));
-    this.onEvent();
-    return entity;
+    if (dryRun) return this.createIn(this.store, p, slug, attrs, true, []);
+    return this.write((tx, emitted) => this.createIn(tx, p, slug, attrs, false, emitted));
   }
 
   private compose(p: Principal, slug: string, attrs: Record<string, unknown>): EntityItem {
@@ -123,12 +136,19 @@ export class EntityService {
     );
   }
 
-  private async createIn(tx: Store, p: Principal, slug: string, attrs: Record<string, unknown>, dryRun: boolean) {
+  private async createIn(
+    tx: Store,
+    p: Principal,
+    slug: string,
+    attrs: Record<string, unknown>,
+    dryRun: boolean,
+    emitted: EntityEvent[],
+  ) {
     this.check(p, 'entity:create', slug);
     const entity = this.compose(p, slug, attrs);
     if (dryRun) return entity;
     await tx.insertEntity(entity);
-    await this.emit(tx, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
+    await this.emit(tx, emitted, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
     return entity;
   }
 
@@ -143,9 +163,7 @@ export class EntityService {
   ): Promise<EntityItem> {
     checkSlug(slug);
     const b = checkBody(body, slug);
-    const updated = await this.store.transaction((tx) => this.updateIn(tx, p, slug, id, b, mode, dryRun));
-    this.onEvent();
-    return updated;
+    return this.write((tx, emitted) => this.updateIn(tx, p, slug, id, b, mode, dryRun, emitted));
   }
 
   private async updateIn(
@@ -156,6 +174,7 @@ export class EntityService {
     b: Record<string, unknown>,
     mode: 'put' | 'patch',
     dryRun: boolean,
+    emitted: EntityEvent[],
   ): Promise<EntityItem> {
     const before = await tx.getEntity(orgOf(p), id, true);
     if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
@@ -188,22 +207,20 @@ export class EntityService {
     await tx.replaceEntity(after);
     // Flow filters see the values before the update as `diff.updated` (epilot's entity events).
     const previous = Object.fromEntries(Object.keys(diff.updated).map((k) => [k, prior[k]]));
-    await this.emit(tx, p, 'updateEntity', after, diff, previous);
+    await this.emit(tx, emitted, p, 'updateEntity', after, diff, previous);
     return after;
   }
 
   async remove(p: Principal, slug: string, id: string): Promise<EntityItem> {
     checkSlug(slug);
-    const removed = await this.store.transaction(async (tx) => {
+    return this.write(async (tx, emitted) => {
       const before = await tx.getEntity(orgOf(p), id, true);
       if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
       this.check(p, 'entity:delete', slug, id);
       await tx.deleteEntity(before._org, id);
-      await this.emit(tx, p, 'deleteEntity', before, diffAttributes(userAttributes(before), {}));
+      await this.emit(tx, emitted, p, 'deleteEntity', before, diffAttributes(userAttributes(before), {}));
       return before;
     });
-    this.onEvent();
-    return removed;
   }
 
   /**
@@ -234,7 +251,7 @@ export class EntityService {
     const orgId = orgOf(p);
     const match = uniqueKeyMatch(slug, wanted);
     const same = (e: EntityItem) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v));
-    const result = await this.store.transaction(async (tx) => {
+    return this.write(async (tx, emitted) => {
       await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
       const found: EntityItem[] = [];
       for (let from = 0; ; from += 100) {
@@ -246,11 +263,11 @@ export class EntityService {
         throw conflict(`${found.length} ${slug} entities match unique_key ${JSON.stringify(unique_key)}`);
       }
       const hit = found[0];
-      if (hit) return { entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun), created: false };
-      return { entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun), created: true };
+      if (hit) {
+        return { entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun, emitted), created: false };
+      }
+      return { entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun, emitted), created: true };
     });
-    if (!dryRun) this.onEvent();
-    return result;
   }
 
   /** epilot's `searchEntities`: Lucene `q`, `sort`, `from`, `size` (at most 1000), `fields`. */
@@ -263,13 +280,14 @@ export class EntityService {
 
   private async emit(
     tx: Store,
+    emitted: EntityEvent[],
     p: Principal,
     operation: EntityOperation,
     entity: EntityItem,
     diff: EntityDiff,
     previous?: Record<string, unknown>,
   ) {
-    await tx.insertEvent({
+    const ev: EntityEvent = {
       id: newUuid(),
       org_id: entity._org,
       entity_id: entity._id,
@@ -280,6 +298,8 @@ export class EntityService {
       ...(previous && Object.keys(previous).length ? { previous } : {}),
       caused_by_execution: p.kind === 'app' ? p.execution_id : null,
       occurred_at: nowIso(),
-    });
+    };
+    await tx.insertEvent(ev);
+    emitted.push(ev);
   }
 }

@@ -18,6 +18,8 @@ export class Lane {
     private readonly log: Logger,
     /** Longest sleep: the fallback poll for work another process added without a notification reaching us. */
     private readonly maxSleepMs: number,
+    /** Called when the lane wakes because its sleep ended (work came due, or the fallback poll). */
+    private readonly onTimer?: () => void,
   ) {}
 
   start(): void {
@@ -56,7 +58,10 @@ export class Lane {
 
   private sleep(ms: number): void {
     if (this.stopped || this.again) return;
-    this.timer = setTimeout(() => this.wake(), ms);
+    this.timer = setTimeout(() => {
+      this.onTimer?.();
+      this.wake();
+    }, ms);
     this.timer.unref();
   }
 

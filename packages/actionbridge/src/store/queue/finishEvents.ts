@@ -1,14 +1,22 @@
 import type { Q } from '../context.js';
 import { EVENT_STATUS } from '../events.js';
 
-/** Marks events done: one statement for a batch. */
-export async function markEventsProcessed(q: Q, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await q.db
+/**
+ * Marks events done, one statement for a batch, and returns the ids it marked: those still pending.
+ * An event another process finished meanwhile (it took it over after a lease lapsed, or it
+ * processed it from its own memory) is not returned, and the caller writes nothing for it: in the
+ * transaction that records an event's executions, this is what makes them happen once.
+ */
+export async function markEventsProcessed(q: Q, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await q.db
     .updateTable('entity_events')
     .set({ processed: EVENT_STATUS.processed, locked_until_ms: 0, lease_owner: null })
     .where('id', 'in', [...ids])
+    .where('processed', '=', EVENT_STATUS.pending)
+    .returning('id')
     .execute();
+  return new Set(rows.map((r) => r.id));
 }
 
 /**
@@ -29,5 +37,6 @@ export async function failEvent(
       lease_owner: null,
     })
     .where('id', '=', a.id)
+    .where('processed', '=', EVENT_STATUS.pending)
     .execute();
 }

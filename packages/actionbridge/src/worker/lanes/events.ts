@@ -1,13 +1,14 @@
-import type { Execution, Flow } from '../../domain/types.js';
+import type { EntityEvent, Execution, Flow } from '../../domain/types.js';
 import { Catalog, Changes, carryOut } from '../../executions/dispatch.js';
 import { countRun, hotLimit } from '../../executions/hot.js';
 import { createExecution } from '../../executions/state.js';
 import { fires, triggerable } from '../../executions/triggers.js';
 import { type ClaimedEvent, claimEvents } from '../../store/queue/claimEvents.js';
 import { failEvent, markEventsProcessed } from '../../store/queue/finishEvents.js';
+import { nextEventDue } from '../../store/queue/nextDue.js';
 import type { CountedFlow, Store } from '../../store/store.js';
 import { newUuid } from '../../util/ids.js';
-import { countFinished, type WorkerContext, writeChanges } from '../context.js';
+import { type Adopted, countFinished, transact, type WorkerContext, writeChanges } from '../context.js';
 
 /** Events per claim, and at most this many of one org's per claim (fair rounds across orgs). */
 const BATCH = 64;
@@ -22,21 +23,74 @@ interface Planned {
   changes: Changes;
 }
 
+/** Events handed over in memory and not yet taken, at most (beyond, they wait for a claim). */
+const MAX_OFFERED = 8192;
+
 /**
- * The event lane: claims a batch of entity events fairly across orgs, finds the flows each one
+ * The event lane: takes batches of entity events fairly across orgs, finds the flows each one
  * triggers through the trigger index, creates their executions and first deliveries, and commits
  * the whole batch at once. A failure belongs to its event: it is recorded on it and retried with
  * backoff, and after EVENT_MAX_TRIES the event is dead; the rest of the batch commits.
+ *
+ * Events come two ways. Those this process's API writes commit are handed over in memory
+ * ({@link offer}): taken round by round across orgs, with no claim query and no read of their rows.
+ * Everything else — events of other processes, events due again after a backoff, a backlog left by
+ * a restart or by more offers than {@link MAX_OFFERED} — is claimed from the store (a scan), when
+ * the lane is woken from outside or its timer fires. Either way the transaction that writes an
+ * event's executions marks it processed only if it still is pending, so each event is carried out
+ * once even when two processes hold it.
  */
 export class EventLane {
   /** Events claimed and not yet committed (their leases are renewed by the heartbeat). */
   readonly inHand = new Set<string>();
   /** When the last claim looked (events whose backoff ends after it are what the lane sleeps until). */
   lastClaimAt = 0;
+  /** Events handed over in memory, by org, oldest first. */
+  private readonly offered = new Map<string, EntityEvent[]>();
+  private offeredCount = 0;
+  /** The store may hold events the lane was not handed: claim from it on the next tick. */
+  private scanWanted = true;
+  /** The cached {@link nextDue}; `null` when it must be read again. */
+  private due: number | undefined | null = null;
 
   constructor(private readonly ctx: WorkerContext) {}
 
+  /** An event this process committed: processed from memory. */
+  offer(ev: EntityEvent): void {
+    if (this.offeredCount >= MAX_OFFERED) {
+      this.scanWanted = true;
+      return;
+    }
+    const list = this.offered.get(ev.org_id);
+    if (list) list.push(ev);
+    else this.offered.set(ev.org_id, [ev]);
+    this.offeredCount++;
+  }
+
+  /** Work may wait in the store (a notification, a timer, a restart): the next tick claims from it. */
+  requestScan(): void {
+    this.scanWanted = true;
+    this.due = null;
+  }
+
+  /**
+   * When the lane next has work in the store (events of other processes' leases, or due again
+   * after a backoff), read again only after a claim, a failure or a notification: events handed
+   * over in memory do not change it.
+   */
+  async nextDue(): Promise<number | undefined> {
+    if (this.due === null) this.due = await nextEventDue(this.ctx.store.q, this.ctx.owner, this.lastClaimAt);
+    return this.due;
+  }
+
   async tick(): Promise<boolean> {
+    if (this.offeredCount > 0) {
+      await this.process(this.takeOffered());
+      return this.offeredCount > 0 || this.scanWanted;
+    }
+    if (!this.scanWanted) return false;
+    this.scanWanted = false;
+    this.due = null;
     const { store, owner, leaseMs } = this.ctx;
     this.lastClaimAt = Date.now();
     const events = await claimEvents(store.q, { now: this.lastClaimAt, leaseMs, owner, limit: BATCH, perOrg: PER_ORG });
@@ -50,9 +104,38 @@ export class EventLane {
     // More may wait when the batch was full, or when an org used its whole share of it.
     const perOrg = new Map<string, number>();
     for (const ev of events) perOrg.set(ev.org_id, (perOrg.get(ev.org_id) ?? 0) + 1);
-    return events.length === BATCH || [...perOrg.values()].some((n) => n >= PER_ORG);
+    const more = events.length === BATCH || [...perOrg.values()].some((n) => n >= PER_ORG);
+    if (more) this.scanWanted = true;
+    return more;
   }
 
+  /** A batch of offered events: round by round across orgs (each org's oldest, then its second, …), at most PER_ORG of one org's. */
+  private takeOffered(): ClaimedEvent[] {
+    const batch: ClaimedEvent[] = [];
+    const served: string[] = [];
+    for (let round = 0; round < PER_ORG && batch.length < BATCH && this.offeredCount > 0; round++) {
+      for (const [org, list] of this.offered) {
+        const ev = list.shift();
+        if (ev) {
+          batch.push({ ...ev, attempts: 0 });
+          this.offeredCount--;
+          if (round === 0) served.push(org);
+        }
+        if (list.length === 0) this.offered.delete(org);
+        if (batch.length >= BATCH) break;
+      }
+    }
+    // The orgs served go to the back: the next batch starts with the others.
+    for (const org of served) {
+      const list = this.offered.get(org);
+      if (!list) continue;
+      this.offered.delete(org);
+      this.offered.set(org, list);
+    }
+    return batch;
+  }
+
+  /** Plans a batch's executions, then writes them in one transaction. */
   private async process(events: ClaimedEvent[]): Promise<void> {
     const { store } = this.ctx;
     const keys = new Map(events.map((e) => [`${e.org_id}\u0000${e.schema}`, { org_id: e.org_id, schema: e.schema }]));
@@ -72,38 +155,50 @@ export class EventLane {
       }
     }
     try {
-      await store.transaction(async (tx) => {
-        for (const p of planned) await this.write(tx, p);
-        await this.writeFlows(tx, touched);
-        await markEventsProcessed(
-          tx.q,
-          planned.map((p) => p.ev.id),
-        );
-        for (const f of failed) await this.fail(tx, f.ev, f.err);
-      });
+      const written = await transact(this.ctx, (tx, held) => this.write(tx, planned, touched, failed, held));
+      this.after(written);
     } catch (batchErr) {
       // One item's rows broke the batch: write each event on its own, so only that one fails.
       this.ctx.log.warn({ err: batchErr, events: events.length }, 'event batch failed; writing events one by one');
+      const alone: Array<{ ev: ClaimedEvent; err: unknown }> = [];
       for (const p of planned) {
         try {
-          await store.transaction(async (tx) => {
-            await this.write(tx, p);
-            await this.writeFlows(tx, touched);
-            await markEventsProcessed(tx.q, [p.ev.id]);
-          });
+          this.after(await transact(this.ctx, (tx, held) => this.write(tx, [p], touched, [], held)));
         } catch (err) {
-          failed.push({ ev: p.ev, err });
-          p.changes.finished.length = 0;
+          alone.push({ ev: p.ev, err });
         }
       }
-      for (const f of failed) await store.transaction((tx) => this.fail(tx, f.ev, f.err));
+      for (const f of [...failed, ...alone]) await store.transaction((tx) => this.fail(tx, f.ev, f.err));
     }
-    let sent = false;
-    for (const p of planned) {
-      countFinished(this.ctx, p.changes);
-      if (p.changes.deliveries.length) sent = true;
-    }
-    if (sent) this.ctx.wake.deliveries();
+  }
+
+  /**
+   * Writes planned events in the caller's transaction: each one still pending is marked processed
+   * and its executions and first deliveries are written (all the batch's in one statement each).
+   */
+  private async write(
+    tx: Store,
+    planned: Planned[],
+    touched: Map<string, CountedFlow>,
+    failed: Array<{ ev: ClaimedEvent; err: unknown }>,
+    held: Adopted[],
+  ): Promise<Planned[]> {
+    const taken = await markEventsProcessed(
+      tx.q,
+      planned.map((p) => p.ev.id),
+    );
+    const mine = planned.filter((p) => taken.has(p.ev.id));
+    const changes = new Changes();
+    for (const p of mine) changes.absorb(p.changes);
+    await tx.insertExecutions(mine.flatMap((p) => p.executions));
+    await writeChanges(tx, this.ctx, [], changes, Date.now(), held);
+    await this.writeFlows(tx, touched);
+    for (const f of failed) await this.fail(tx, f.ev, f.err);
+    return mine;
+  }
+
+  private after(written: Planned[]): void {
+    for (const p of written) countFinished(this.ctx, p.changes);
   }
 
   private async plan(
@@ -167,11 +262,6 @@ export class EventLane {
     return true;
   }
 
-  private async write(tx: Store, p: Planned): Promise<void> {
-    await tx.insertExecutions(p.executions);
-    await writeChanges(tx, this.ctx, [], p.changes, Date.now());
-  }
-
   private async writeFlows(tx: Store, touched: Map<string, CountedFlow>): Promise<void> {
     for (const counted of touched.values()) {
       const flow: Flow = counted.flow;
@@ -184,6 +274,7 @@ export class EventLane {
     const attempts = ev.attempts + 1;
     const dead = attempts >= EVENT_MAX_TRIES;
     const error = err instanceof Error ? err.message : String(err);
+    this.due = null;
     this.ctx.log.error({ err, event_id: ev.id, org_id: ev.org_id, attempts, dead }, 'event processing failed');
     await failEvent(tx.q, { id: ev.id, attempts, error, retryAtMs: dead ? null : Date.now() + backoffMs(attempts) });
   }
