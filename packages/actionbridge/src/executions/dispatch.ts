@@ -44,9 +44,19 @@ export class Catalog {
 /** What carrying out effects produced: rows to write in the same transaction, and counts. */
 export class Changes {
   readonly deliveries: Delivery[] = [];
+  /** The new deliveries' bodies in the clear, by delivery id: a first attempt sent at once needs no unsealing. */
+  readonly bodies = new Map<string, string>();
   readonly tokens: ResumeTokenRow[] = [];
   readonly deadlines: Array<{ org_id: string; execution_id: string; action_id: string }> = [];
   readonly finished: Array<Execution['execution_status']> = [];
+
+  /** Adds another unit's changes to these (a batch written at once). */
+  absorb(other: Changes): void {
+    this.deliveries.push(...other.deliveries);
+    for (const [id, body] of other.bodies) this.bodies.set(id, body);
+    this.tokens.push(...other.tokens);
+    this.deadlines.push(...other.deadlines);
+  }
 }
 
 export interface DispatchEnv {
@@ -81,6 +91,7 @@ export async function carryOut(
         continue;
       }
       changes.deliveries.push(made.delivery);
+      changes.bodies.set(made.delivery.id, made.body);
       if (made.token) changes.tokens.push(made.token);
       (exec.actions[e.index] as ExecutionAction).delivery_id = made.delivery.id;
     }
@@ -92,7 +103,7 @@ async function makeDelivery(
   index: number,
   catalog: Catalog,
   env: DispatchEnv,
-): Promise<{ delivery: Delivery; token?: ResumeTokenRow } | { error: ErrorOutput }> {
+): Promise<{ delivery: Delivery; body: string; token?: ResumeTokenRow } | { error: ErrorOutput }> {
   const action = exec.actions[index] as ExecutionAction;
   const bad = (reason: string) => ({ error: { error_code: 'BAD_CONFIG' as const, error_reason: reason } });
   const { app_id, component_id } = action.config;
@@ -171,5 +182,5 @@ async function makeDelivery(
     signing_secret: signingSecret,
     mint_token: (version.manifest.permissions?.length ?? 0) > 0,
   };
-  return token ? { delivery, token } : { delivery };
+  return token ? { delivery, body, token } : { delivery, body };
 }

@@ -41,11 +41,22 @@ export function toAttempt(r: Selectable<Database['delivery_attempts']>): Deliver
 export function deliveryQueries(q: Q) {
   const { db } = q;
   return {
-    /** Inserts deliveries in one statement and wakes the other processes. */
-    async insertDeliveries(list: readonly Delivery[]): Promise<void> {
+    /**
+     * Inserts deliveries in one statement, those in `lease.ids` already leased to `lease.owner` (the
+     * process sends them at once), and wakes the other processes when some are for anyone to claim.
+     */
+    async insertDeliveries(
+      list: readonly Delivery[],
+      lease?: { owner: string; untilMs: number; ids: ReadonlySet<string> },
+    ): Promise<void> {
       if (list.length === 0) return;
-      await db.insertInto('deliveries').values(list.map(toDeliveryRow)).execute();
-      await notifyWork(q);
+      const rows = list.map((d) =>
+        lease?.ids.has(d.id)
+          ? { ...toDeliveryRow(d), locked_until_ms: lease.untilMs, lease_owner: lease.owner }
+          : toDeliveryRow(d),
+      );
+      await db.insertInto('deliveries').values(rows).execute();
+      if (!lease || lease.ids.size < list.length) await notifyWork(q);
     },
     async getDelivery(orgId: string, id: string): Promise<Delivery | undefined> {
       const row = await db

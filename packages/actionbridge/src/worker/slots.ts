@@ -29,6 +29,19 @@ export class Slots {
     return { limit: this.total - this.used, orgCap, originCap: this.perOrigin, orgFree, originFree };
   }
 
+  /**
+   * Takes a slot if one is free for `org` and `origin` within the caps (as a claim would see them):
+   * for work handed over in memory at creation, which the store never has to be asked for.
+   */
+  tryTake(org: string, origin: string): boolean {
+    if (this.used >= this.total) return false;
+    if ((this.byOrigin.get(origin) ?? 0) >= this.perOrigin) return false;
+    // The same share `caps()` gives a claim: room kept for one more org.
+    if ((this.byOrg.get(org) ?? 0) >= Math.max(1, Math.ceil(this.total / (this.byOrg.size + 1)))) return false;
+    this.take(org, origin);
+    return true;
+  }
+
   take(org: string, origin: string): void {
     this.used++;
     this.byOrg.set(org, (this.byOrg.get(org) ?? 0) + 1);

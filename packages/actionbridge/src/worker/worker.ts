@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { EntityEvent } from '../domain/types.js';
 import { renewLeases } from '../store/queue/heartbeat.js';
-import { nextCallbackDeadline, nextDeliveryDue, nextEventDue } from '../store/queue/nextDue.js';
+import { nextCallbackDeadline } from '../store/queue/nextDue.js';
 import { releaseLeases } from '../store/queue/releaseLeases.js';
 import type { WorkerContext } from './context.js';
 import { Lane } from './lane.js';
@@ -34,7 +35,7 @@ export class Worker {
   private running = false;
 
   constructor(
-    private readonly ctx: Omit<WorkerContext, 'wake'>,
+    private readonly ctx: Omit<WorkerContext, 'wake' | 'adopt'>,
     opts: WorkerOptions,
   ) {
     const wake = {
@@ -42,25 +43,27 @@ export class Worker {
       deliveries: () => this.lanes.deliveries.wake(),
       timers: () => this.lanes.timers.wake(),
     };
-    const full: WorkerContext = { ...ctx, wake };
+    const full: WorkerContext = { ...ctx, wake, adopt: (changes, nowMs) => this.deliveries.adopt(changes, nowMs) };
     this.events = new EventLane(full);
     this.deliveries = new DeliveryLane(full, new Slots(opts.concurrency, opts.originConcurrency));
     const timers = new TimerLane(full);
-    const { store, owner, log } = ctx;
+    const { store, log } = ctx;
     this.lanes = {
       events: new Lane(
         'events',
         () => this.events.tick(),
-        () => nextEventDue(store.q, owner, this.events.lastClaimAt),
+        () => this.events.nextDue(),
         log,
         opts.maxSleepMs,
+        () => this.events.requestScan(),
       ),
       deliveries: new Lane(
         'deliveries',
         () => this.deliveries.tick(),
-        () => nextDeliveryDue(store.q, owner, this.deliveries.lastClaimAt),
+        () => this.deliveries.nextDue(),
         log,
         opts.maxSleepMs,
+        () => this.deliveries.requestScan(),
       ),
       timers: new Lane(
         'timers',
@@ -81,12 +84,17 @@ export class Worker {
     this.heartbeat.unref();
   }
 
-  /** A hint that work may be waiting (a write here, or NOTIFY from another process). */
+  /** A hint that work may be waiting in the store (NOTIFY from another process, an operator action). */
   wake(): void {
+    this.events.requestScan();
+    this.deliveries.requestScan();
     for (const lane of Object.values(this.lanes)) lane.wake();
   }
 
-  wakeEvents(): void {
+  /** An entity event this process's API committed: the event lane takes it from memory. */
+  offerEvent(ev: EntityEvent): void {
+    if (!this.running) return;
+    this.events.offer(ev);
     this.lanes.events.wake();
   }
 
@@ -109,6 +117,7 @@ export class Worker {
   async stop(drainMs: number): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.deliveries.close();
     await Promise.all(Object.values(this.lanes).map((l) => l.stop()));
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([

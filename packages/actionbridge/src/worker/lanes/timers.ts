@@ -2,7 +2,7 @@ import type { Execution } from '../../domain/types.js';
 import { Catalog, Changes, carryOut } from '../../executions/dispatch.js';
 import { finish } from '../../executions/state.js';
 import { claimCallbackDeadlines } from '../../store/queue/claimCallbackDeadlines.js';
-import { countFinished, type WorkerContext, writeChanges } from '../context.js';
+import { countFinished, transact, type WorkerContext, writeChanges } from '../context.js';
 
 const BATCH = 100;
 
@@ -16,10 +16,9 @@ export class TimerLane {
   constructor(private readonly ctx: WorkerContext) {}
 
   async tick(): Promise<boolean> {
-    const { store } = this.ctx;
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
-    const result = await store.transaction(async (tx) => {
+    const result = await transact(this.ctx, async (tx, held) => {
       const due = await claimCallbackDeadlines(tx.q, nowMs, BATCH);
       const changes = new Changes();
       if (due.length === 0) return { count: 0, changes };
@@ -45,11 +44,10 @@ export class TimerLane {
         changed.add(exec);
         await carryOut(exec, effects, catalog, changes, this.ctx.dispatch);
       }
-      await writeChanges(tx, this.ctx, changed, changes, nowMs);
+      await writeChanges(tx, this.ctx, changed, changes, nowMs, held);
       return { count: due.length, changes };
     });
     countFinished(this.ctx, result.changes);
-    if (result.changes.deliveries.length) this.ctx.wake.deliveries();
     return result.count === BATCH;
   }
 }
