@@ -218,9 +218,9 @@ export async function startPostgres(bin: string): Promise<{ url: string; stop: (
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
 }
 
-/** A temporary folder removed when the bench exits. */
+/** A temporary folder removed when the bench exits (kept with BENCH_KEEP=1). */
 export function tempDir(parent: string, prefix: string): string {
   const dir = mkdtempSync(join(parent, prefix));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  if (process.env.BENCH_KEEP !== '1') onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

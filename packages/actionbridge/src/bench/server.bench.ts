@@ -310,16 +310,24 @@ interface Throughput {
   seconds: number;
   complete: boolean;
   errors: Errors;
+  /** CPU time (user + system) the server process spent per write in the counted window, in µs. */
+  cpuUsPerWrite?: number;
 }
 
 /** Warm-up, then `cfg.writes` writes with `cfg.concurrency` in flight; receipts per second until the last one. */
-async function throughput(phase: string, write: (phase: string, errors: Errors) => (i: number) => Promise<void>) {
+async function throughput(
+  phase: string,
+  write: (phase: string, errors: Errors) => (i: number) => Promise<void>,
+  /** The server process (its CPU per write is reported). */
+  pid?: number,
+) {
   const errors: Errors = { n: 0 };
   const warm = `${phase}-warm`;
   const warmUntil = now() + cfg.warmS * 1000;
   await closedLoop(cfg.warmup, cfg.concurrency, write(warm, errors), warmUntil);
   await tracker.wait(warm, cfg.warmup, warmUntil);
   const t0 = now();
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
   const deadline = t0 + cfg.waitS * 1000;
   await closedLoop(cfg.writes, cfg.concurrency, write(phase, errors), deadline);
   const complete = await tracker.wait(phase, cfg.writes, deadline);
@@ -327,7 +335,8 @@ async function throughput(phase: string, write: (phase: string, errors: Errors) 
   if (errors.n > 0) notes.push(`${phase}: ${errors.n} writes failed, last: ${errors.last}`);
   if (complete) {
     const seconds = ((tracker.last(phase) ?? deadline) - t0) / 1000;
-    return { rate: received / seconds, received, seconds, complete, errors } satisfies Throughput;
+    const cpu = pid === undefined ? {} : { cpuUsPerWrite: ((cpuSeconds(pid) - cpu0) * 1e6) / received };
+    return { rate: received / seconds, received, seconds, complete, errors, ...cpu } satisfies Throughput;
   }
   // Not reached: the rate is what the receiver got in the window, warm-up backlog included.
   const inWindow = (ph: string, n: number) => {
@@ -426,6 +435,7 @@ const fmtMs = (ms: number | undefined, boundS = cfg.probeWaitS) =>
       : ms >= 1000
         ? `${(ms / 1000).toFixed(2)} s`
         : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+const fmtUs = (us: number | undefined) => (us === undefined ? '—' : `${us.toFixed(0)} µs`);
 const ratioOf = (value: number | undefined, base: number | undefined) =>
   value === undefined || base === undefined || !Number.isFinite(value) || !(base > 0)
     ? '—'
@@ -491,7 +501,7 @@ async function baselines(rx: Awaited<ReturnType<typeof startReceiver>>): Promise
   try {
     await sleep(1000);
     base.relayRss = rssBytes(relay.pid);
-    base.relay = await throughput('relay', (phase, errors) => writer([api], undefined, phase, errors));
+    base.relay = await throughput('relay', (phase, errors) => writer([api], undefined, phase, errors), relay.pid);
     log(`  ${fmtRate(base.relay)}; latency at ${cfg.rate}/s`);
     const errors: Errors = { n: 0 };
     base.relayLatency = await latency('relay-lat', writer([api], undefined, 'relay-lat', errors));
@@ -591,7 +601,7 @@ async function e2e(rx: Awaited<ReturnType<typeof startReceiver>>): Promise<void>
   const api = new Api(p.url);
   try {
     const org = await newOrg(api, 'e2e', rx.url(MAIN, '/ok'), RAISED);
-    base.fresh = await throughput('e2e', (phase, errors) => writer([api], org.token, phase, errors));
+    base.fresh = await throughput('e2e', (phase, errors) => writer([api], org.token, phase, errors), p.pid);
     log(`  ${fmtRate(base.fresh)}`);
   } finally {
     await api.destroy();
@@ -604,6 +614,14 @@ async function e2e(rx: Awaited<ReturnType<typeof startReceiver>>): Promise<void>
     ratio: ratioOf(base.fresh?.rate, base.relay?.rate),
     target: '≥ 0.5',
     met: ratioMet(base.fresh, base.relay, 0.5),
+  });
+  rows.push({
+    figure: 'server CPU per write (SQLite) ÷ bare relay',
+    value: fmtUs(base.fresh?.cpuUsPerWrite),
+    baseline: fmtUs(base.relay?.cpuUsPerWrite),
+    ratio: ratioOf(base.fresh?.cpuUsPerWrite, base.relay?.cpuUsPerWrite),
+    target: 'report',
+    met: '',
   });
   rows.push({
     figure: 'end to end (SQLite) ÷ bare sign+POST loop',
