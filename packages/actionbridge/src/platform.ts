@@ -189,7 +189,20 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     metrics,
     wake: () => worker?.wake(),
   });
-  const entities = new EntityService(store, (ev) => worker?.offerEvent(ev));
+  const entities = new EntityService(
+    store,
+    worker && {
+      inTransaction: (tx, events) => worker.inline(tx, events),
+      leftOver: (events, err) => {
+        if (err)
+          log.warn(
+            { err, events: events.length },
+            'carrying events out with their write failed; the event lane retries them',
+          );
+        for (const ev of events) worker.offerEvent(ev);
+      },
+    },
+  );
   const auth = new Authenticator(store, accessTokens, admin.value);
   const server = await buildServer({
     store,

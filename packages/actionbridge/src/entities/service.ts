@@ -2,7 +2,7 @@ import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import type { EntityDiff, EntityEvent, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
-import { GroupCommit } from '../store/group-commit.js';
+import { type BatchSink, GroupCommit } from '../store/group-commit.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
@@ -83,21 +83,21 @@ function getPath(obj: unknown, path: string): unknown {
 export class EntityService {
   constructor(
     private readonly store: Store,
-    /** Told of each event once its write has committed (the engine in this process takes it from memory). */
-    private readonly onEvent: (ev: EntityEvent) => void,
-    /** API writes share commits on SQLite (group commit); each still settles after its commit. */
-    private readonly writes: GroupCommit = new GroupCommit(store),
-  ) {}
+    /**
+     * This process's engine: carries the events out in the transaction that wrote them. Without
+     * one (an API-only process), other processes are notified of each event.
+     */
+    private readonly engine?: BatchSink<EntityEvent>,
+  ) {
+    this.writes = new GroupCommit(store, engine);
+  }
 
-  /** Runs a write; its events go to the engine after the commit. */
-  private async write<T>(fn: (tx: Store, emitted: EntityEvent[]) => Promise<T>): Promise<T> {
-    const emitted: EntityEvent[] = [];
-    const result = await this.writes.run((tx) => {
-      emitted.length = 0;
-      return fn(tx, emitted);
-    });
-    for (const ev of emitted) this.onEvent(ev);
-    return result;
+  /** API writes share commits on SQLite (group commit); each still settles after its commit. */
+  private readonly writes: GroupCommit<EntityEvent>;
+
+  /** Runs a write; the events it emits go to the engine in its transaction. */
+  private write<T>(fn: (tx: Store, emitted: EntityEvent[]) => Promise<T>): Promise<T> {
+    return this.writes.run(fn);
   }
 
   private check(p: Principal, action: GrantAction, schema: string, id?: string) {
@@ -299,7 +299,7 @@ export class EntityService {
       caused_by_execution: p.kind === 'app' ? p.execution_id : null,
       occurred_at: nowIso(),
     };
-    await tx.insertEvent(ev);
+    await tx.insertEvent(ev, !this.engine);
     emitted.push(ev);
   }
 }

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { EntityEvent, EventStatus } from '../domain/types.js';
 import { notifyWork, parse, type Q } from './context.js';
@@ -36,7 +36,8 @@ export function toEvent(row: Selectable<Database['entity_events']>): EntityEvent
 export function eventQueries(q: Q) {
   const { db } = q;
   return {
-    async insertEvent(ev: EntityEvent): Promise<void> {
+    /** `notify`: wake the other processes (PostgreSQL); not when this process carries the event out itself. */
+    async insertEvent(ev: EntityEvent, notify = true): Promise<void> {
       await db
         .insertInto('entity_events')
         .values({
@@ -52,7 +53,7 @@ export function eventQueries(q: Q) {
           lease_owner: null,
         })
         .execute();
-      await notifyWork(q);
+      if (notify) await notifyWork(q);
     },
     async listEvents(orgId: string, p: { status?: EventStatus; from: number; size: number }): Promise<EventSummary[]> {
       let s = db
@@ -68,7 +69,8 @@ export function eventQueries(q: Q) {
       const row = await db
         .selectFrom('entity_events')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('processed', '=', EVENT_STATUS.dead)
+        // A literal: what lets the partial index of dead events answer (migration 0012).
+        .where('processed', '=', sql.lit(EVENT_STATUS.dead))
         .executeTakeFirstOrThrow();
       return Number(row.n);
     },

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Q } from '../context.js';
 
 /**
@@ -6,8 +7,15 @@ import type { Q } from '../context.js';
  * worker (embedded SQLite, at start-up), so a crashed predecessor's work is taken up at once.
  */
 export async function releaseLeases(q: Q, owner?: string): Promise<void> {
-  let d = q.db.updateTable('deliveries').set({ locked_until_ms: 0, lease_owner: null }).where('status', '=', 'pending');
-  let e = q.db.updateTable('entity_events').set({ locked_until_ms: 0, lease_owner: null }).where('processed', '=', 0);
+  // Literal statuses: what lets the partial pending indexes find the rows (migration 0012).
+  let d = q.db
+    .updateTable('deliveries')
+    .set({ locked_until_ms: 0, lease_owner: null })
+    .where('status', '=', sql.lit('pending'));
+  let e = q.db
+    .updateTable('entity_events')
+    .set({ locked_until_ms: 0, lease_owner: null })
+    .where('processed', '=', sql.lit(0));
   if (owner) {
     d = d.where('lease_owner', '=', owner);
     e = e.where('lease_owner', '=', owner);
