@@ -14,8 +14,8 @@ export const MAX_RELATION_TAGS = 50;
 export const MAX_TAG_LENGTH = 256;
 /** Entity ids are lowercase UUIDs (`newUuid`); anything else can never name one. */
 export const ENTITY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** What a relation attribute may be called: not a system field (`_…`), not too long. */
-export const RELATION_ATTRIBUTE = /^[A-Za-z0-9$][A-Za-z0-9_.$-]{0,199}$/;
+/** What a relation attribute may be called: letters, digits, `_`, `.`, `-`; not a system field (`_…`); at most 200. */
+export const RELATION_ATTRIBUTE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
 const ITEM_KEYS = new Set(['entity_id', '_tags', '_schema']);
 
@@ -83,7 +83,9 @@ export function checkRelations(attrs: Record<string, unknown>): RelationItem[] {
         throw badRequest(`${attribute}.$relation_ref is not supported: relation references are not resolved here`);
       }
       if (attribute.startsWith('_') || !RELATION_ATTRIBUTE.test(attribute)) {
-        throw badRequest(`${attribute}: a relation attribute cannot be a system field (_…) or longer than 200`);
+        throw badRequest(
+          `${attribute.slice(0, 200)}: a relation attribute is named with letters, digits, _ . - (at most 200), and is not a system field (_…)`,
+        );
       }
       const extra = Object.keys(value).find((k) => k !== '$relation');
       if (extra) throw badRequest(`${attribute}.${extra}: a relation attribute holds only $relation`);
