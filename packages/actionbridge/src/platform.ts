@@ -9,6 +9,8 @@ import { connect, type SqliteSync } from './db/connect.js';
 import { DeliveryClient } from './delivery/client.js';
 import { EgressPolicy } from './delivery/egress.js';
 import { DEFAULT_RETRY_SCHEDULE_S } from './delivery/retry.js';
+import { ActivityService } from './entities/activity-service.js';
+import { RelationService } from './entities/relation-service.js';
 import { EntityService } from './entities/service.js';
 import { ExecutionService } from './executions/service.js';
 import { buildServer } from './http/server.js';
@@ -203,12 +205,16 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       },
     },
   );
+  const relations = new RelationService(store, entities);
+  const activities = new ActivityService(store, entities, relations);
   const auth = new Authenticator(store, accessTokens, admin.value);
   const server = await buildServer({
     store,
     healthStore: workerStore,
     auth,
     entities,
+    relations,
+    activities,
     executions,
     webhookKeys,
     tokenKeys,

@@ -3,6 +3,7 @@ import { engineLanes } from './migrations/0005_engine_lanes.js';
 import { entityIndex } from './migrations/0006_entity_index.js';
 import { appConfigurations } from './migrations/0007_app_configurations.js';
 import { eventPreviousValues } from './migrations/0008_event_previous_values.js';
+import { relationsActivities } from './migrations/0009_relations_activities.js';
 import { hotPathIndexes } from './migrations/0012_hot_path_indexes.js';
 
 /**
@@ -208,6 +209,7 @@ migrations['0005_engine_lanes'] = engineLanes;
 migrations['0007_app_configurations'] = appConfigurations;
 migrations['0006_entity_index'] = entityIndex;
 migrations['0008_event_previous_values'] = eventPreviousValues;
+migrations['0009_relations_activities'] = relationsActivities;
 migrations['0012_hot_path_indexes'] = hotPathIndexes;
 
 export const migrationProvider: MigrationProvider = {

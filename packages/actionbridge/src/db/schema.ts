@@ -39,6 +39,10 @@ export interface Database {
     previous: string | null;
     caused_by_execution: string | null;
     occurred_at: string;
+    /** The activity of the write (migration 0009); null: none given. */
+    activity_id: string | null;
+    /** The activity type flow filters see; null: the operation's. */
+    activity_type: string | null;
     created_ms: number;
     /** 0 pending, 1 processed, 2 dead (failed `attempts` times). */
     processed: number;
@@ -101,6 +105,30 @@ export interface Database {
     /** Finished (not interrupted) attempts of the current series; a replay starts a new series. */
     tries: number;
     lease_owner: string | null;
+  };
+  /** One row per item of an entity's `$relation` attributes (its `position` in document order). */
+  entity_relations: {
+    org_id: string;
+    entity_id: string;
+    attribute: string;
+    related_id: string;
+    position: number;
+    /** JSON array of the item's `_tags`; null when it has none. */
+    tags: string | null;
+  };
+  /** epilot's activities: `data` is the `BaseActivityItem`. */
+  activities: { id: string; org_id: string; type: string; data: string; created_at: string };
+  /** The entity feeds an activity appears in. */
+  activity_entities: { org_id: string; activity_id: string; entity_id: string; type: string; timestamp: string };
+  /** The entity writes made as part of an activity: `data` is epilot's `EntityOperation`. */
+  activity_operations: {
+    activity_id: string;
+    id: string;
+    org_id: string;
+    entity_id: string;
+    schema: string;
+    occurred_at: string;
+    data: string;
   };
   resume_tokens: {
     token_hash: string;

@@ -95,6 +95,48 @@ export interface EntityEvent {
   previous?: Record<string, unknown>;
   caused_by_execution: string | null;
   occurred_at: string;
+  /** The activity the write was part of (epilot's `activity_id` query parameter). */
+  activity_id?: string;
+  /**
+   * The activity type flow filters see as `activity.type`: the activity's, or the relation
+   * operation's (`RelationsAdded`, …); absent: the operation's (`EntityCreated`, …).
+   */
+  activity_type?: string;
+}
+
+/** epilot's `RelationItem`: one relation of an entity; `reverse`: another entity points at this one. */
+export interface RelationItem {
+  entity_id: string;
+  attribute: string;
+  _tags?: string[];
+  _schema?: string;
+  org_id?: string;
+  reverse?: boolean;
+}
+
+/** epilot's `BaseActivityItem`: an activity, shown in the activity feeds of the entities it concerns. */
+export interface Activity {
+  _id: string;
+  timestamp: string;
+  type: string;
+  title: string;
+  message: string;
+  payload?: Record<string, unknown>;
+  /** Who created it (epilot's `ActivityCallerContext`). */
+  caller?: Record<string, unknown>;
+}
+
+/** epilot's entity API `EntityOperation`: one entity write made as part of an activity. */
+export interface ActivityOperation {
+  entity: string;
+  org: string;
+  activity_id: string;
+  activity_type: string;
+  operation: EntityOperation;
+  params: { id: string; slug: string };
+  payload: EntityItem;
+  /** As epilot records it: `updated` holds the values before the update. */
+  diff: EntityDiff;
 }
 
 export interface FlowTrigger {
@@ -247,6 +289,8 @@ export interface Execution {
   trigger_event: TriggerEvent;
   entity_snapshot: EntityItem;
   version: number;
+  /** The activity of the write that started it (epilot's `AutomationExecution.activity_id`). */
+  activity_id?: string;
   /** The flow's conditions when the execution started, with their evaluation results. */
   conditions?: FlowCondition[];
   /** The flow's schedules when the execution started. */
@@ -259,6 +303,8 @@ export interface Execution {
     diff?: EntityDiff;
     occurred_at: string;
     event_id?: string;
+    /** The activity the triggering write was part of. */
+    activity_id?: string;
   };
 }
 

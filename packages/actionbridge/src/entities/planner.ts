@@ -31,7 +31,9 @@ const REFUSED: Record<string, (v: unknown) => string | undefined> = {
   stable_for: () => 'stable_for (stable query contexts) is not supported',
   stable_query_id: () => 'stable_query_id (stable query contexts) is not supported',
   hydrate: (v) =>
-    v === true || v === 'true' ? 'hydrate is not supported: entities have no relations here' : undefined,
+    v === true || v === 'true'
+      ? 'hydrate is not supported on searchEntities: read relations with getEntity or getRelations (hydrate=true)'
+      : undefined,
   include_scores: (v) =>
     v === true || v === 'true' ? 'include_scores is not supported: results are not scored' : undefined,
   include_deleted: (v) =>

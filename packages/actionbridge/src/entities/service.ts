@@ -1,16 +1,27 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
-import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
-import type { EntityDiff, EntityEvent, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
+import { badRequest, conflict, forbidden, notFound, unprocessable } from '../domain/errors.js';
+import type {
+  ActivityOperation,
+  EntityDiff,
+  EntityEvent,
+  EntityItem,
+  EntityOperation,
+  GrantAction,
+  RelationItem,
+} from '../domain/types.js';
 import { type BatchSink, GroupCommit } from '../store/group-commit.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
 import { planSearch, uniqueKeyMatch } from './planner.js';
+import { checkRelations, relationItems, sameRelations } from './relations.js';
 
 /** Schemas every org has; any other valid slug works too. */
 export const BUILTIN_SCHEMAS = ['opportunity', 'contact', 'contract'] as const;
 export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
+/** Path segments of epilot's entity API that are not entity schemas: `/v1/entity/activity` is the Activity API. */
+const NOT_SCHEMAS = new Set(['activity']);
 
 /** System fields the server owns: sent values are ignored (`_schema` must match the path). */
 const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at', '_owners', '_acl']);
@@ -18,6 +29,8 @@ const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at
 export function checkSlug(slug: string): string {
   if (!SLUG.test(slug))
     throw badRequest(`invalid entity schema slug "${slug}": use lowercase letters, digits, _ and -`);
+  if (NOT_SCHEMAS.has(slug))
+    throw badRequest(`"${slug}" is not an entity schema: /v1/entity/${slug} is epilot's ${slug} API`);
   return slug;
 }
 
@@ -63,7 +76,17 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
   if (b._title !== undefined && b._title !== null && typeof b._title !== 'string') {
     throw badRequest('_title must be a string');
   }
+  checkRelations(userAttributes(b));
   return b;
+}
+
+/**
+ * What an entity write is part of: epilot's `activity_id` query parameter, and the activity type a
+ * relation operation gives its write (`RelationsAdded`, …). An activity's own type wins.
+ */
+export interface WriteActivity {
+  id?: string;
+  type?: string;
 }
 
 function getPath(obj: unknown, path: string): unknown {
@@ -77,8 +100,8 @@ function getPath(obj: unknown, path: string): unknown {
 }
 
 /**
- * The entity API: every write checks the caller's grants, stores the entity and its event (with the
- * diff) in one transaction, then wakes the engine.
+ * The entity API: every write checks the caller's grants and stores the entity and its event (with
+ * the diff) in one transaction, where the engine carries the event out.
  */
 export class EntityService {
   constructor(
@@ -121,11 +144,17 @@ export class EntityService {
   }
 
   /** `dryRun`: check and compute the result, write nothing, trigger nothing (epilot's `dry_run`). */
-  async create(p: Principal, slug: string, body: unknown, dryRun = false): Promise<EntityItem> {
+  async create(
+    p: Principal,
+    slug: string,
+    body: unknown,
+    dryRun = false,
+    activity: WriteActivity = {},
+  ): Promise<EntityItem> {
     checkSlug(slug);
     const attrs = userAttributes(checkBody(body, slug));
-    if (dryRun) return this.createIn(this.store, p, slug, attrs, true, []);
-    return this.write((tx, emitted) => this.createIn(tx, p, slug, attrs, false, emitted));
+    if (dryRun) return this.createIn(this.store, p, slug, attrs, true, activity, []);
+    return this.write((tx, emitted) => this.createIn(tx, p, slug, attrs, false, activity, emitted));
   }
 
   private compose(p: Principal, slug: string, attrs: Record<string, unknown>): EntityItem {
@@ -142,13 +171,18 @@ export class EntityService {
     slug: string,
     attrs: Record<string, unknown>,
     dryRun: boolean,
+    activity: WriteActivity,
     emitted: EntityEvent[],
   ) {
     this.check(p, 'entity:create', slug);
     const entity = this.compose(p, slug, attrs);
+    const relations = relationItems(entity);
+    await this.checkTargets(tx, p, [], relations);
+    const act = await this.activityOf(tx, p, activity);
     if (dryRun) return entity;
     await tx.insertEntity(entity);
-    await this.emit(tx, emitted, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)));
+    if (relations.length) await tx.setEntityRelations(entity._org, entity._id, relations);
+    await this.emit(tx, emitted, p, 'createEntity', entity, diffAttributes({}, userAttributes(entity)), undefined, act);
     return entity;
   }
 
@@ -160,10 +194,31 @@ export class EntityService {
     body: unknown,
     mode: 'put' | 'patch',
     dryRun = false,
+    activity: WriteActivity = {},
   ): Promise<EntityItem> {
     checkSlug(slug);
     const b = checkBody(body, slug);
-    return this.write((tx, emitted) => this.updateIn(tx, p, slug, id, b, mode, dryRun, emitted));
+    return this.write((tx, emitted) => this.updateIn(tx, p, slug, id, b, mode, dryRun, activity, emitted));
+  }
+
+  /**
+   * Changes an entity by a PATCH body that `change` computes from the entity as stored (the
+   * Relations API), in one transaction: the entity is read locked, then patched as `update` does.
+   */
+  async modify(
+    p: Principal,
+    slug: string,
+    id: string,
+    change: (before: EntityItem, tx: Store) => Promise<Record<string, unknown>>,
+    activity: WriteActivity = {},
+  ): Promise<EntityItem> {
+    checkSlug(slug);
+    return this.write(async (tx, emitted) => {
+      const before = await tx.getEntity(orgOf(p), id, true);
+      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+      this.check(p, 'entity:edit', slug, id);
+      return this.updateIn(tx, p, slug, id, await change(before, tx), 'patch', false, activity, emitted);
+    });
   }
 
   private async updateIn(
@@ -174,6 +229,7 @@ export class EntityService {
     b: Record<string, unknown>,
     mode: 'put' | 'patch',
     dryRun: boolean,
+    activity: WriteActivity,
     emitted: EntityEvent[],
   ): Promise<EntityItem> {
     const before = await tx.getEntity(orgOf(p), id, true);
@@ -203,22 +259,38 @@ export class EntityService {
     const prior = userAttributes(before);
     const diff = diffAttributes(prior, userAttributes(after));
     if (isEmptyDiff(diff)) return before;
+    const [had, has] = [relationItems(before), relationItems(after)];
+    await this.checkTargets(tx, p, had, has);
+    const act = await this.activityOf(tx, p, activity);
     if (dryRun) return after;
     await tx.replaceEntity(after);
+    if (!sameRelations(had, has)) await tx.setEntityRelations(after._org, after._id, has);
     // Flow filters see the values before the update as `diff.updated` (epilot's entity events).
     const previous = Object.fromEntries(Object.keys(diff.updated).map((k) => [k, prior[k]]));
-    await this.emit(tx, emitted, p, 'updateEntity', after, diff, previous);
+    await this.emit(tx, emitted, p, 'updateEntity', after, diff, previous, act);
     return after;
   }
 
-  async remove(p: Principal, slug: string, id: string): Promise<EntityItem> {
+  async remove(p: Principal, slug: string, id: string, activity: WriteActivity = {}): Promise<EntityItem> {
     checkSlug(slug);
     return this.write(async (tx, emitted) => {
       const before = await tx.getEntity(orgOf(p), id, true);
       if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
       this.check(p, 'entity:delete', slug, id);
+      const act = await this.activityOf(tx, p, activity);
       await tx.deleteEntity(before._org, id);
-      await this.emit(tx, emitted, p, 'deleteEntity', before, diffAttributes(userAttributes(before), {}));
+      // Its own relations go with it; other entities' relations to it stay theirs (and read as missing).
+      if (relationItems(before).length) await tx.setEntityRelations(before._org, id, []);
+      await this.emit(
+        tx,
+        emitted,
+        p,
+        'deleteEntity',
+        before,
+        diffAttributes(userAttributes(before), {}),
+        undefined,
+        act,
+      );
       return before;
     });
   }
@@ -235,6 +307,7 @@ export class EntityService {
     body: unknown,
     dryRun = false,
     strict = false,
+    activity: WriteActivity = {},
   ): Promise<{ entity: EntityItem; created: boolean }> {
     checkSlug(slug);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -264,9 +337,15 @@ export class EntityService {
       }
       const hit = found[0];
       if (hit) {
-        return { entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun, emitted), created: false };
+        return {
+          entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun, activity, emitted),
+          created: false,
+        };
       }
-      return { entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun, emitted), created: true };
+      return {
+        entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun, activity, emitted),
+        created: true,
+      };
     });
   }
 
@@ -278,6 +357,37 @@ export class EntityService {
     return { hits, results: project ? results.map(project) : results };
   }
 
+  /**
+   * The entities a write newly relates to (items of `has` not in `had`) must be entities of the caller's
+   * org (a missing one and another org's are the same 422) that it may view (403, as reading it is).
+   */
+  private async checkTargets(tx: Store, p: Principal, had: RelationItem[], has: RelationItem[]): Promise<void> {
+    const key = (r: RelationItem) => `${r.attribute}\u0000${r.entity_id}`;
+    const known = new Set(had.map(key));
+    const fresh = has.filter((r) => !known.has(key(r)));
+    if (fresh.length === 0) return;
+    const schemas = await tx.getEntitySchemas(
+      orgOf(p),
+      fresh.map((r) => r.entity_id),
+    );
+    for (const r of fresh) {
+      const schema = schemas.get(r.entity_id);
+      if (!schema) throw unprocessable(`${r.attribute}: related entity ${r.entity_id} not found`);
+      this.check(p, 'entity:view', schema, r.entity_id);
+      if (r._schema !== undefined && r._schema !== schema) {
+        throw unprocessable(`${r.attribute}: related entity ${r.entity_id} is a ${schema}, not a ${r._schema}`);
+      }
+    }
+  }
+
+  /** The write's activity: an activity of the caller's org (422 when `activity_id` names none). */
+  private async activityOf(tx: Store, p: Principal, a: WriteActivity) {
+    if (!a.id) return a.type ? { type: a.type } : undefined;
+    const found = await tx.getActivity(orgOf(p), a.id);
+    if (!found) throw unprocessable(`activity_id ${a.id}: no such activity`);
+    return { id: found._id, type: found.type, activity: found };
+  }
+
   private async emit(
     tx: Store,
     emitted: EntityEvent[],
@@ -286,9 +396,12 @@ export class EntityService {
     entity: EntityItem,
     diff: EntityDiff,
     previous?: Record<string, unknown>,
+    activity?: Awaited<ReturnType<EntityService['activityOf']>>,
   ) {
+    const id = newUuid();
+    const occurred_at = nowIso();
     const ev: EntityEvent = {
-      id: newUuid(),
+      id,
       org_id: entity._org,
       entity_id: entity._id,
       schema: entity._schema,
@@ -297,9 +410,25 @@ export class EntityService {
       diff,
       ...(previous && Object.keys(previous).length ? { previous } : {}),
       caused_by_execution: p.kind === 'app' ? p.execution_id : null,
-      occurred_at: nowIso(),
+      occurred_at,
+      ...(activity?.id ? { activity_id: activity.id } : {}),
+      ...(activity?.type ? { activity_type: activity.type } : {}),
     };
     await tx.insertEvent(ev, !this.engine);
     emitted.push(ev);
+    if (!activity?.activity) return;
+    // The write is one of the activity's operations, and the activity shows in the entity's feed.
+    const op: ActivityOperation = {
+      entity: entity._id,
+      org: entity._org,
+      activity_id: activity.activity._id,
+      activity_type: activity.activity.type,
+      operation,
+      params: { id: entity._id, slug: entity._schema },
+      payload: entity,
+      diff: { added: diff.added, updated: previous ?? {}, deleted: diff.deleted },
+    };
+    await tx.insertActivityOperation(id, op, occurred_at);
+    await tx.attachActivity(entity._org, activity.activity, [entity._id]);
   }
 }

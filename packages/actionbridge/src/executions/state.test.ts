@@ -91,6 +91,16 @@ describe('createExecution', () => {
     });
   });
 
+  it('records the activity of the write that triggered it, as epilot’s activity_id', () => {
+    const { exec } = run([action('a1')], false, { ...opTrigger, activity_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' });
+    assert.equal(exec.activity_id, '01ARZ3NDEKTSV4RRFFQ69G5FAV');
+    assert.equal(
+      exec.trigger_event.type === 'entity_operation' && exec.trigger_event.activity_id,
+      '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+    );
+    assert.equal(run([action('a1')]).exec.activity_id, undefined, 'none without an activity');
+  });
+
   it('defaults an entity operation trigger without event or operation to an empty activity and updateEntity', () => {
     const { exec } = run([action('a1')], false, { type: 'entity_operation', entity_id: 'ent-1', occurred_at: T0 });
     assert.deepEqual(exec.trigger_event, {

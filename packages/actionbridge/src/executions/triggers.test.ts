@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EntityEvent, Flow, FlowTrigger } from '../domain/types.js';
-import { fires, triggerKeys } from './triggers.js';
+import { activityTypeCanHappen, fires, triggerKeys } from './triggers.js';
 
 const NOW = '2026-05-01T10:00:00.000Z';
 
@@ -107,6 +107,30 @@ describe('triggers: the trigger index and fires()', () => {
     assert.ok(
       fires(changed, event({ diff: { added: {}, updated: { total: 120 }, deleted: {} }, previous: { total: 100 } })),
     );
+  });
+
+  it('filters on the write’s activity type: a custom one, a relation change’s, or the operation’s', () => {
+    const custom = flow([op({ schema: 'order', filter_config: { activity: { type: ['MyCustomActivity'] } } })]);
+    assert.ok(fires(custom, event({ activity_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV', activity_type: 'MyCustomActivity' })));
+    assert.ok(!fires(custom, event()), 'a write without the activity');
+    assert.ok(!fires(custom, event({ activity_type: 'Other' })));
+    const updated = flow([op({ schema: 'order', filter_config: { activity: { type: ['EntityUpdated'] } } })]);
+    assert.ok(
+      !fires(updated, event({ activity_type: 'MyCustomActivity' })),
+      'the activity’s type replaces the operation’s',
+    );
+    const relations = flow([op({ schema: 'order', filter_config: { activity: { type: [{ prefix: 'Relations' }] } } })]);
+    assert.ok(fires(relations, event({ activity_type: 'RelationsAdded' })));
+    assert.ok(!fires(relations, event()));
+  });
+
+  it('knows which activity types can happen: emitted ones and custom ones, never epilot’s others', () => {
+    for (const t of ['EntityCreated', 'EntityUpdated', 'EntityDeleted', 'RelationsAdded', 'RelationsRemoved', 'Mine']) {
+      assert.ok(activityTypeCanHappen(t), t);
+    }
+    for (const t of ['EntitySoftDeleted', 'EntityUpdatedFromPortal', 'RelationsDeleted', 'CreateMeterReading']) {
+      assert.ok(!activityTypeCanHappen(t), t);
+    }
   });
 
   it('trigger_conditions must all hold too', () => {

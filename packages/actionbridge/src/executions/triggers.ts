@@ -1,3 +1,4 @@
+import { RELATION_ACTIVITY, RESERVED_ACTIVITY_TYPES } from '../domain/activities.js';
 import type { EntityEvent, EntityOperation, Flow, FlowTrigger } from '../domain/types.js';
 import { matchesPattern, triggerConditionsHold } from './conditions.js';
 
@@ -10,6 +11,20 @@ export const ACTIVITY_OF: Record<EntityOperation, string> = {
   updateEntity: 'EntityUpdated',
   deleteEntity: 'EntityDeleted',
 };
+
+/** The activity types of epilot's own that ActionBridge's writes carry. */
+export const EMITTED_ACTIVITY_TYPES: readonly string[] = [
+  ...Object.values(ACTIVITY_OF),
+  ...Object.values(RELATION_ACTIVITY),
+];
+
+/**
+ * Whether a flow filter's `activity.type` value can ever happen: one ActionBridge emits, or a
+ * custom type (a write's `activity_id` of an activity created with that type). epilot's own types
+ * that ActionBridge does not emit (portal ones, soft deletes, …) cannot: createActivity refuses them.
+ */
+export const activityTypeCanHappen = (type: string): boolean =>
+  EMITTED_ACTIVITY_TYPES.includes(type) || !RESERVED_ACTIVITY_TYPES.includes(type);
 
 const strings = (v: unknown): string[] | undefined =>
   Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
@@ -57,7 +72,8 @@ export function triggerable(flow: Flow): boolean {
 /**
  * The event a trigger's `filter_config` is matched against: the operation with the entity as its
  * `payload` and the `diff`, whose `updated` holds the values before the update (epilot's entity
- * events: "these values contain the previous values before the update"), and the activity.
+ * events: "these values contain the previous values before the update"), and the activity type:
+ * the write's activity's, or the relation operation's, or the entity operation's.
  */
 export function filterEvent(ev: EntityEvent): Record<string, unknown> {
   return {
@@ -67,7 +83,7 @@ export function filterEvent(ev: EntityEvent): Record<string, unknown> {
       // Events recorded before previous values were kept only have the new ones.
       diff: { added: ev.diff.added, updated: ev.previous ?? ev.diff.updated, deleted: ev.diff.deleted },
     },
-    activity: { type: ACTIVITY_OF[ev.operation] },
+    activity: { type: ev.activity_type ?? ACTIVITY_OF[ev.operation] },
   };
 }
 

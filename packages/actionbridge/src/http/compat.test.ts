@@ -53,6 +53,18 @@ const IMPLEMENTED = {
     'updateEntity',
     'patchEntity',
     'deleteEntity',
+    'getRelations',
+    'addRelations',
+    'removeRelations',
+    'getRelationsV2',
+    'getRelationsV3',
+    'getRelatedEntitiesCount',
+    'updateRelation',
+    'deleteRelation',
+    'createActivity',
+    'getActivity',
+    'attachActivity',
+    'getEntityActivityFeed',
   ],
   automation: [
     'searchFlows',
@@ -185,6 +197,110 @@ describe('epilot clients against the server, answers checked against their OpenA
         entities.upsertEntity({ slug: 'contact' }, { ...body, entity: { ...body.entity, n: 2 } }),
       );
       expectAnswer(d, 'upsertEntity', again, 200);
+    });
+
+    /** An opportunity related to a new contact through `contacts` (more in relations.test.ts, on both backends). */
+    const related = async (entities: ReturnType<typeof entityClient>) => {
+      const contact = (await entities.createEntity({ slug: 'contact' }, { first_name: 'Ada' })).data as { _id: string };
+      const deal = (
+        await entities.createEntity({ slug: 'opportunity' }, { contacts: { $relation: [{ entity_id: contact._id }] } })
+      ).data as { _id: string };
+      return { contact: contact._id, deal: deal._id, at: { slug: 'opportunity', id: deal._id } };
+    };
+    const MISSING = '00000000-0000-4000-8000-000000000000';
+
+    it('getRelations (200 with hydrate and include_reverse, 404)', async () => {
+      const { entities } = await clients();
+      const { contact, at } = await related(entities);
+      const listed = await call(entities.getRelations({ ...at, hydrate: true }));
+      expectAnswer(d, 'getRelations', listed, 200);
+      assert.deepEqual(
+        (listed.data as Array<{ _id: string }>).map((e) => e._id),
+        [contact],
+      );
+      const reverse = await call(entities.getRelations({ slug: 'contact', id: contact, include_reverse: true }));
+      expectAnswer(d, 'getRelations', reverse, 200);
+      assert.deepEqual(
+        (reverse.data as Array<{ reverse: boolean }>).map((r) => r.reverse),
+        [true],
+      );
+      expectAnswer(d, 'getRelations', await call(entities.getRelations({ slug: 'contact', id: MISSING })), 404);
+    });
+
+    it('getRelationsV2 and getRelationsV3 (200, 404)', async () => {
+      const { entities } = await clients();
+      const { contact, at } = await related(entities);
+      const v2 = await call(entities.getRelationsV2({ ...at, hydrate: true }));
+      expectAnswer(d, 'getRelationsV2', v2, 200);
+      assert.equal((v2.data as { hits: number }).hits, 1);
+      const v3 = await call(entities.getRelationsV3({ slug: 'contact', id: contact, mode: 'reverse' }));
+      expectAnswer(d, 'getRelationsV3', v3, 200);
+      assert.equal((v3.data as { hits: number }).hits, 1);
+      expectAnswer(d, 'getRelationsV2', await call(entities.getRelationsV2({ slug: 'contact', id: MISSING })), 404);
+      expectAnswer(d, 'getRelationsV3', await call(entities.getRelationsV3({ slug: 'contact', id: MISSING })), 404);
+    });
+
+    it('getRelatedEntitiesCount (200, 404)', async () => {
+      const { entities } = await clients();
+      const { at } = await related(entities);
+      const counted = await call(entities.getRelatedEntitiesCount(at));
+      expectAnswer(d, 'getRelatedEntitiesCount', counted, 200);
+      assert.deepEqual(counted.data, { hits: 1 });
+      const missing = await call(entities.getRelatedEntitiesCount({ slug: 'contact', id: MISSING }));
+      expectAnswer(d, 'getRelatedEntitiesCount', missing, 404);
+    });
+
+    it('addRelations (200, 404) and removeRelations (204, 404)', async () => {
+      const { entities } = await clients();
+      const { at } = await related(entities);
+      const other = (await entities.createEntity({ slug: 'contact' }, { first_name: 'Bob' })).data as { _id: string };
+      const added = await call(entities.addRelations(at, [{ attribute: 'contacts', entity_id: other._id }]));
+      expectAnswer(d, 'addRelations', added, 200);
+      expectAnswer(
+        d,
+        'addRelations',
+        await call(entities.addRelations(at, [{ attribute: 'c', entity_id: MISSING }])),
+        404,
+      );
+      const removed = await call(entities.removeRelations(at, [{ attribute: 'contacts', entity_id: other._id }]));
+      expectAnswer(d, 'removeRelations', removed, 204);
+      const again = await call(entities.removeRelations(at, [{ attribute: 'contacts', entity_id: other._id }]));
+      expectAnswer(d, 'removeRelations', again, 404);
+    });
+
+    it('updateRelation (200, 404) and deleteRelation (204, 404)', async () => {
+      const { entities } = await clients();
+      const { contact, at } = await related(entities);
+      const one = { ...at, attribute: 'contacts', entity_id: contact };
+      const updated = await call(entities.updateRelation(one, { _tags: ['primary'] }));
+      expectAnswer(d, 'updateRelation', updated, 200);
+      assert.deepEqual((updated.data as { _tags: string[] })._tags, ['primary']);
+      expectAnswer(d, 'deleteRelation', await call(entities.deleteRelation(one)), 204);
+      expectAnswer(d, 'deleteRelation', await call(entities.deleteRelation(one)), 404);
+      expectAnswer(d, 'updateRelation', await call(entities.updateRelation(one, { _tags: [] })), 404);
+    });
+
+    it('createActivity (200), getActivity (200, 404), attachActivity (200, 404), getEntityActivityFeed (200, 404)', async () => {
+      const { entities } = await clients();
+      const { contact, deal } = await related(entities);
+      const created = await call(
+        entities.createActivity({ entities: [deal] }, { type: 'CompatChecked', title: 'Checked', message: 'ok' }),
+      );
+      expectAnswer(d, 'createActivity', created, 200);
+      const id = (created.data as { _id: string })._id;
+      expectAnswer(d, 'getActivity', await call(entities.getActivity({ id })), 200);
+      expectAnswer(d, 'getActivity', await call(entities.getActivity({ id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' })), 404);
+      expectAnswer(d, 'attachActivity', await call(entities.attachActivity({ id, entities: [contact] })), 200);
+      const missing = await call(entities.attachActivity({ id: '01ARZ3NDEKTSV4RRFFQ69G5FAV', entities: [contact] }));
+      expectAnswer(d, 'attachActivity', missing, 404);
+      const feed = await call(entities.getEntityActivityFeed({ slug: 'contact', id: contact }));
+      expectAnswer(d, 'getEntityActivityFeed', feed, 200);
+      assert.deepEqual(
+        (feed.data as { results: Array<{ _id: string }> }).results.map((a) => a._id),
+        [id],
+      );
+      const none = await call(entities.getEntityActivityFeed({ slug: 'contact', id: MISSING }));
+      expectAnswer(d, 'getEntityActivityFeed', none, 404);
     });
 
     it('listSchemas (200)', { todo: 'EntitySchemaItem requires capabilities (and more) in each result' }, async () => {

@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { badRequest, DomainError } from '../domain/errors.js';
+import type { ActivityService } from '../entities/activity-service.js';
+import type { RelationService } from '../entities/relation-service.js';
 import type { EntityService } from '../entities/service.js';
 import type { ExecutionService } from '../executions/service.js';
 import type { AccessTokens } from '../keys/access-tokens.js';
@@ -14,6 +16,7 @@ import type { Store } from '../store/store.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
 import { STATUS_OF } from './error-map.js';
+import { activityRoutes } from './routes/activities.js';
 import { adminRoutes } from './routes/admin.js';
 import { appConfigurationRoutes } from './routes/app-configurations.js';
 import { appRoutes } from './routes/apps.js';
@@ -22,6 +25,7 @@ import { deliveryRoutes } from './routes/deliveries.js';
 import { entityRoutes } from './routes/entities.js';
 import { eventRoutes } from './routes/events.js';
 import { publicRoutes } from './routes/public.js';
+import { relationRoutes } from './routes/relations.js';
 
 /** What route handlers need. */
 export interface Context {
@@ -30,6 +34,8 @@ export interface Context {
   healthStore: Store;
   auth: Authenticator;
   entities: EntityService;
+  relations: RelationService;
+  activities: ActivityService;
   executions: ExecutionService;
   webhookKeys: KeyRing;
   tokenKeys: KeyRing;
@@ -122,11 +128,13 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     adminRoutes(scope, ctx, who);
     appRoutes(scope, ctx, who);
     entityRoutes(scope, ctx, who);
+    relationRoutes(scope, ctx, who);
     automationRoutes(scope, ctx, who);
     deliveryRoutes(scope, ctx, who);
     eventRoutes(scope, ctx, who);
-    // Its own plugin: it accepts the body-less requests epilot's clients send (see the file).
+    // Their own plugins: they accept the body-less requests epilot's clients send (see bodies.ts).
     await scope.register(async (apps) => appConfigurationRoutes(apps, ctx, who));
+    await scope.register(async (activities) => activityRoutes(activities, ctx, who));
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -143,6 +143,41 @@ export async function getEntity(db: Db, dialect: Dialect, orgId: string, id: str
   return row && toEntity(row);
 }
 
+/** Ids per statement in the batched lookups below. */
+const ID_CHUNK = 500;
+
+/** The entities of an org among `ids` (missing and other orgs' ones left out), in no particular order. */
+export async function getEntities(db: Db, orgId: string, ids: readonly string[]): Promise<EntityItem[]> {
+  const out: EntityItem[] = [];
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += ID_CHUNK) {
+    const rows = await db
+      .selectFrom('entities')
+      .select('data')
+      .where('org_id', '=', orgId)
+      .where('id', 'in', unique.slice(i, i + ID_CHUNK))
+      .execute();
+    out.push(...rows.map(toEntity));
+  }
+  return out;
+}
+
+/** The schema of each entity of an org among `ids` (missing and other orgs' ones are not in the map). */
+export async function getEntitySchemas(db: Db, orgId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += ID_CHUNK) {
+    const rows = await db
+      .selectFrom('entities')
+      .select(['id', 'schema'])
+      .where('org_id', '=', orgId)
+      .where('id', 'in', unique.slice(i, i + ID_CHUNK))
+      .execute();
+    for (const r of rows) out.set(r.id, r.schema);
+  }
+  return out;
+}
+
 /** Every entity of an org (of one schema): a scan, for tests and tools; searches use {@link searchEntities}. */
 export async function listEntities(db: Db, orgId: string, schema?: string) {
   let q = db.selectFrom('entities').select('data').where('org_id', '=', orgId);
@@ -432,6 +467,22 @@ function leafConds(a: 't' | 'f', m: Leaf): RawBuilder<unknown>[] {
 }
 
 /**
+ * The condition that a row (alias `a`, with the entity's schema and id in `schema` and `id`) is an
+ * entity `scope` lets the caller view: `1 = 1` when the scope allows everything. Searches, relation
+ * lists and activities use it alike.
+ */
+export function scopeCondition(s: EntityScope | undefined, a = 'e', idColumn = 'id'): RawBuilder<unknown> {
+  if (!s) return TRUE;
+  const rule = (r: { schema?: string; id?: string }) =>
+    and([
+      ...(r.schema !== undefined ? [sql`${sql.ref(`${a}.schema`)} = ${r.schema}`] : []),
+      ...(r.id !== undefined ? [sql`${sql.ref(`${a}.${idColumn}`)} = ${r.id}`] : []),
+    ]);
+  const allow = s.allow.some((r) => r.schema === undefined && r.id === undefined) ? TRUE : or(s.allow.map(rule));
+  return s.deny.length === 0 ? allow : sql`(${allow} and not ${or(s.deny.map(rule))})`;
+}
+
+/**
  * Compiles a match two ways. `set`: a query of the distinct ids it selects, straight from an index
  * (only for lookups that can drive a search: not for NOT, `*` or a schema). `filter`: a condition
  * on an entity row `e`, each lookup a correlated probe of that entity's own index rows.
@@ -554,14 +605,7 @@ class Compiler {
   }
 
   scope(s: EntityScope | undefined): RawBuilder<unknown> {
-    if (!s) return TRUE;
-    const rule = (r: { schema?: string; id?: string }) =>
-      and([
-        ...(r.schema !== undefined ? [sql`e.schema = ${r.schema}`] : []),
-        ...(r.id !== undefined ? [sql`e.id = ${r.id}`] : []),
-      ]);
-    const allow = s.allow.some((r) => r.schema === undefined && r.id === undefined) ? TRUE : or(s.allow.map(rule));
-    return s.deny.length === 0 ? allow : sql`(${allow} and not ${or(s.deny.map(rule))})`;
+    return scopeCondition(s);
   }
 
   orderBy(sort: EntitySort[]): RawBuilder<unknown> {
@@ -770,6 +814,10 @@ export function entityQueries({ db, dialect }: Q) {
   return {
     /** `lock`: hold the row until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite writes are serial anyway). */
     getEntity: (orgId: string, id: string, lock = false) => getEntity(db, dialect, orgId, id, lock),
+    /** The org's entities among `ids`; missing ones (and other orgs') are left out. */
+    getEntities: (orgId: string, ids: readonly string[]) => getEntities(db, orgId, ids),
+    /** The schema of each of the org's entities among `ids`. */
+    getEntitySchemas: (orgId: string, ids: readonly string[]) => getEntitySchemas(db, orgId, ids),
     /** Entities of an org, optionally of one schema, newest first: a scan, for tests and tools. */
     listEntities: (orgId: string, schema?: string) => listEntities(db, orgId, schema),
     listEntitySchemas: (orgId: string) => listEntitySchemas(db, orgId),

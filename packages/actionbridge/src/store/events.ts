@@ -28,6 +28,8 @@ export function toEvent(row: Selectable<Database['entity_events']>): EntityEvent
     ...(row.previous ? { previous: parse<Record<string, unknown>>(row.previous) } : {}),
     caused_by_execution: row.caused_by_execution,
     occurred_at: row.occurred_at,
+    ...(row.activity_id ? { activity_id: row.activity_id } : {}),
+    ...(row.activity_type ? { activity_type: row.activity_type } : {}),
     attempts: row.attempts,
   };
 }
@@ -45,6 +47,8 @@ export function eventQueries(q: Q) {
           entity: JSON.stringify(ev.entity),
           diff: JSON.stringify(ev.diff),
           previous: ev.previous ? JSON.stringify(ev.previous) : null,
+          activity_id: ev.activity_id ?? null,
+          activity_type: ev.activity_type ?? null,
           created_ms: Date.parse(ev.occurred_at),
           processed: 0,
           locked_until_ms: 0,

@@ -12,7 +12,7 @@ import type { Database } from '../db/schema.js';
 import type { Delivery, EntityItem, Grant } from '../domain/types.js';
 import { planSearch, uniqueKeyMatch } from '../entities/planner.js';
 import { describeOn, freshDatabase } from '../testing/postgres.js';
-import { newId, newUuid, nowIso } from '../util/ids.js';
+import { newId, newUlid, newUuid, nowIso } from '../util/ids.js';
 import type { ClaimCaps } from './queue/claimDeliveries.js';
 import { claimDeliveries } from './queue/claimDeliveries.js';
 import { claimEvents } from './queue/claimEvents.js';
@@ -384,6 +384,207 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       );
     });
 
+    it('lists relations both ways through their rows, joined to entities the scope lets a caller view', async () => {
+      const mk = (org: string, schema: string) => ({ ...entity(org), _schema: schema });
+      const [deal, c1, c2, o2] = [
+        mk(orgA, 'opportunity'),
+        mk(orgA, 'contact'),
+        mk(orgA, 'contact'),
+        mk(orgA, 'opportunity'),
+      ];
+      const foreign = mk(orgB, 'contact');
+      for (const e of [deal, c1, c2, o2, foreign]) await store.insertEntity(e);
+      await store.setEntityRelations(orgA, deal._id, [
+        { attribute: 'contacts', entity_id: c2._id, _tags: ['b'] },
+        { attribute: 'contacts', entity_id: c1._id },
+        { attribute: 'contacts', entity_id: foreign._id },
+        { attribute: 'gone', entity_id: newUuid() },
+        { attribute: 'deals', entity_id: o2._id },
+      ]);
+      await store.setEntityRelations(orgA, o2._id, [{ attribute: 'parent', entity_id: deal._id }]);
+      const all = { allow: [{}], deny: [] };
+      const list = (id: string, o: Partial<Parameters<Store['listRelations']>[2]> = {}) =>
+        store.listRelations(orgA, id, { direction: 'both', scope: all, from: 0, size: 100, withEntities: false, ...o });
+      const direct = await list(deal._id, { direction: 'direct' });
+      assert.equal(direct.hits, 3, 'another org’s and a missing entity are left out');
+      assert.deepEqual(
+        direct.results.map((r) => [r.attribute, r.entity_id, r._schema, r._tags ?? null, r.reverse]),
+        [
+          ['contacts', c2._id, 'contact', ['b'], false],
+          ['contacts', c1._id, 'contact', null, false],
+          ['deals', o2._id, 'opportunity', null, false],
+        ],
+        'in document order',
+      );
+      const both = await list(deal._id);
+      assert.deepEqual(
+        both.results.map((r) => [r.attribute, r.entity_id, r.reverse]),
+        [...direct.results.map((r) => [r.attribute, r.entity_id, false]), ['parent', o2._id, true]],
+      );
+      const reverse = await list(c1._id, { direction: 'reverse', withEntities: true });
+      assert.deepEqual(
+        reverse.results.map((r) => [r.entity_id, r.entity?._id]),
+        [[deal._id, deal._id]],
+      );
+      assert.deepEqual(
+        (
+          await store.listRelations(orgB, foreign._id, {
+            direction: 'reverse',
+            scope: all,
+            from: 0,
+            size: 10,
+            withEntities: false,
+          })
+        ).hits,
+        0,
+        'an org never sees another org’s rows pointing at its entity',
+      );
+      const contactsOnly = { allow: [{ schema: 'contact' }], deny: [{ id: c2._id }] };
+      assert.deepEqual(
+        (await list(deal._id, { scope: contactsOnly })).results.map((r) => r.entity_id),
+        [c1._id],
+      );
+      assert.deepEqual(
+        (await list(deal._id, { includeSchemas: ['opportunity'] })).results.map((r) => r.attribute),
+        ['deals', 'parent'],
+      );
+      assert.equal((await list(deal._id, { excludeSchemas: ['contact', 'opportunity'] })).hits, 0);
+      const page = await list(deal._id, { from: 1, size: 2 });
+      assert.equal(page.hits, 4);
+      assert.deepEqual(
+        page.results.map((r) => r.entity_id),
+        [c1._id, o2._id],
+      );
+      assert.equal(await store.countRelatedEntities(orgA, deal._id, { scope: all }), 3, 'o2 counted once, both ways');
+      await store.setEntityRelations(orgA, deal._id, []);
+      assert.equal((await list(c1._id)).hits, 0);
+      assert.deepEqual(
+        (await list(deal._id)).results.map((r) => r.reverse),
+        [true],
+      );
+    });
+
+    it('keeps activities, their feeds and operations per org', async () => {
+      const e1 = entity(orgA);
+      const e2 = { ...entity(orgA), _schema: 'contact' };
+      for (const e of [e1, e2]) await store.insertEntity(e);
+      const act = (type: string, timestamp: string) => ({
+        _id: newUlid(Date.parse(timestamp)),
+        timestamp,
+        type,
+        title: 't',
+        message: 'm',
+      });
+      const a1 = act('Called', '2026-03-01T10:00:00.000Z');
+      const a2 = act('Mailed', '2026-03-02T10:00:00.000Z');
+      const a3 = act('Called', '2026-03-03T10:00:00.000Z');
+      for (const a of [a1, a2, a3]) await store.insertActivity(orgA, a);
+      await store.attachActivity(orgA, a1, [e1._id, e2._id]);
+      await store.attachActivity(orgA, a1, [e1._id]);
+      await store.attachActivity(orgA, a2, [e1._id]);
+      await store.attachActivity(orgA, a3, [e2._id]);
+      assert.deepEqual(await store.getActivity(orgA, a1._id), a1);
+      assert.equal(await store.getActivity(orgB, a1._id), undefined);
+      const feed = (ids: string[], f: Partial<Parameters<Store['listEntityFeed']>[2]> = {}) =>
+        store.listEntityFeed(orgA, ids, { from: 0, size: 10, ...f });
+      assert.deepEqual(
+        (await feed([e1._id])).results.map((a) => a._id),
+        [a2._id, a1._id],
+        'newest first, attached once',
+      );
+      const both = await feed([e1._id, e2._id]);
+      assert.equal(both.total, 3, 'an activity in two of the feeds counts once');
+      assert.deepEqual(
+        both.results.map((a) => a._id),
+        [a3._id, a2._id, a1._id],
+      );
+      assert.deepEqual(
+        (await feed([e1._id, e2._id], { types: ['Called'] })).results.map((a) => a._id),
+        [a3._id, a1._id],
+      );
+      assert.deepEqual(
+        (await feed([e1._id, e2._id], { after: a1.timestamp, before: a3.timestamp })).results.map((a) => a._id),
+        [a2._id],
+      );
+      assert.deepEqual(
+        (await feed([e1._id, e2._id], { start: a1.timestamp, end: a2.timestamp })).results.map((a) => a._id),
+        [a2._id, a1._id],
+      );
+      assert.deepEqual(
+        (await feed([e1._id], { from: 1, size: 1 })).results.map((a) => a._id),
+        [a1._id],
+      );
+      assert.equal((await store.listEntityFeed(orgB, [e1._id], { from: 0, size: 10 })).total, 0);
+
+      const op = (e: EntityItem) => ({
+        entity: e._id,
+        org: orgA,
+        activity_id: a1._id,
+        activity_type: a1.type,
+        operation: 'updateEntity' as const,
+        params: { id: e._id, slug: e._schema },
+        payload: e,
+        diff: { added: {}, updated: {}, deleted: {} },
+      });
+      await store.insertActivityOperation(newUuid(), op(e1), '2026-03-01T10:00:01.000Z');
+      await store.insertActivityOperation(newUuid(), op(e2), '2026-03-01T10:00:02.000Z');
+      const all = { allow: [{}], deny: [] };
+      const ops = await store.listActivityOperations(orgA, a1._id, { scope: all, from: 0, size: 10 });
+      assert.deepEqual(
+        ops.results.map((o) => o.entity),
+        [e1._id, e2._id],
+      );
+      const onlyOpps = await store.listActivityOperations(orgA, a1._id, {
+        scope: { allow: [{ schema: 'opportunity' }], deny: [] },
+        from: 0,
+        size: 10,
+      });
+      assert.deepEqual([onlyOpps.total, onlyOpps.results.map((o) => o.entity)], [1, [e1._id]]);
+      assert.equal((await store.listActivityOperations(orgB, a1._id, { scope: all, from: 0, size: 10 })).total, 0);
+      assert.equal(
+        await store.activityConcernsVisible(orgA, a3._id, { allow: [{ schema: 'opportunity' }], deny: [] }),
+        false,
+      );
+      assert.equal(
+        await store.activityConcernsVisible(orgA, a1._id, { allow: [{ schema: 'opportunity' }], deny: [] }),
+        true,
+      );
+    });
+
+    it('keeps an event’s activity', async () => {
+      const e = entity(orgB);
+      const base = {
+        org_id: orgB,
+        entity_id: e._id,
+        schema: 'opportunity',
+        operation: 'updateEntity' as const,
+        entity: e,
+        diff: { added: {}, updated: {}, deleted: {} },
+        caused_by_execution: null,
+        occurred_at: '2024-01-01T00:00:00.000Z',
+      };
+      const withActivity = { ...base, id: newUuid(), activity_id: newUlid(), activity_type: 'Custom' };
+      const without = { ...base, id: newUuid() };
+      await store.insertEvent(withActivity);
+      await store.insertEvent(without);
+      const claimed = await claimEvents(store.q, {
+        now: Date.now(),
+        leaseMs: 1000,
+        owner: 'wa',
+        limit: 100,
+        perOrg: 100,
+      });
+      const got = (id: string) => claimed.find((x) => x.id === id);
+      assert.equal(got(withActivity.id)?.activity_id, withActivity.activity_id);
+      assert.equal(got(withActivity.id)?.activity_type, 'Custom');
+      assert.equal(got(without.id)?.activity_id, undefined);
+      assert.equal(got(without.id)?.activity_type, undefined);
+      await markEventsProcessed(
+        store.q,
+        claimed.map((x) => x.id),
+      );
+    });
+
     it('versions apps and upserts installations', async () => {
       const now = nowIso();
       const m = { name: 'A', components: [] };
@@ -480,6 +681,69 @@ describe('migration 0006: entities stored before the search index existed', () =
       assert.deepEqual(
         (await store.searchEntities(org, plan)).results.map((x) => x._id),
         [e._id],
+      );
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('migration 0009: relations stored before the relation rows existed', () => {
+  it('writes their rows when it runs, leaving malformed items out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ab-store-'));
+    try {
+      // A database as 0008 left it, with entities whose attributes hold relations.
+      const sqlite = new SQLite(join(dir, 'actionbridge.sqlite'));
+      const old = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+      const migrated = await new Migrator({ db: old, provider: migrationProvider }).migrateTo(
+        '0008_event_previous_values',
+      );
+      assert.equal(migrated.error, undefined);
+      const org = newId('org');
+      const now = nowIso();
+      await old.insertInto('orgs').values({ id: org, name: org, created_at: now }).execute();
+      const mk = (schema: string, attrs: Record<string, unknown> = {}): EntityItem => ({
+        _id: newUuid(),
+        _org: org,
+        _schema: schema,
+        _title: 'x',
+        _created_at: now,
+        _updated_at: now,
+        ...attrs,
+      });
+      const contact = mk('contact');
+      const deal = mk('opportunity', {
+        contacts: { $relation: [{ entity_id: contact._id, _tags: ['primary'] }, { nope: 1 }] },
+        note: 'mentions "$relation" in text',
+      });
+      for (const e of [contact, deal]) {
+        await old
+          .insertInto('entities')
+          .values({
+            id: e._id,
+            org_id: org,
+            schema: e._schema,
+            data: JSON.stringify(e),
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+      }
+      await old.destroy();
+      const conn = await connect({ dataDir: dir });
+      const store = makeStore(conn.db, conn.dialect);
+      const all = { allow: [{}], deny: [] };
+      const listed = await store.listRelations(org, contact._id, {
+        direction: 'reverse',
+        scope: all,
+        from: 0,
+        size: 10,
+        withEntities: false,
+      });
+      assert.deepEqual(
+        listed.results.map((r) => [r.entity_id, r.attribute, r._tags]),
+        [[deal._id, 'contacts', ['primary']]],
       );
       await store.close();
     } finally {

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
+import { activityQueries } from './activities.js';
 import { appConfigurationQueries } from './app-configurations.js';
 import { appQueries } from './apps.js';
 import { callbackQueries } from './callbacks.js';
@@ -11,11 +12,14 @@ import { eventQueries } from './events.js';
 import { executionQueries } from './executions.js';
 import { flowQueries } from './flows.js';
 import { orgQueries } from './orgs.js';
+import { relationQueries } from './relations.js';
 
+export type { FeedQuery } from './activities.js';
 export type { AppRow, AppVersion } from './apps.js';
 export type { ResumeTokenRow } from './callbacks.js';
 export type { CountedFlow, Page } from './flows.js';
 export type { ApiTokenRow, OrgRow, SigningKeyRow } from './orgs.js';
+export type { ListedRelation, RelationQuery } from './relations.js';
 
 /**
  * Everything ActionBridge persists, by aggregate (one module each); the work queue's operations
@@ -26,6 +30,8 @@ export type { ApiTokenRow, OrgRow, SigningKeyRow } from './orgs.js';
 export type Store = ReturnType<typeof orgQueries> &
   ReturnType<typeof appQueries> &
   ReturnType<typeof entityQueries> &
+  ReturnType<typeof relationQueries> &
+  ReturnType<typeof activityQueries> &
   ReturnType<typeof eventQueries> &
   ReturnType<typeof flowQueries> &
   ReturnType<typeof executionQueries> &
@@ -53,6 +59,8 @@ export function makeStore(
     ...orgQueries(q),
     ...appQueries(q),
     ...entityQueries(q),
+    ...relationQueries(q),
+    ...activityQueries(q),
     ...eventQueries(q),
     ...flowQueries(q),
     ...executionQueries(q),

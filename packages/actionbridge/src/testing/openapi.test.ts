@@ -51,6 +51,10 @@ const doc: OpenApiDocument = {
         properties: { type: { enum: ['wheel'] }, size: { type: 'number' } },
       },
       Bell: { type: 'object', required: ['type'], properties: { type: { enum: ['bell'] }, loud: { type: 'boolean' } } },
+      Closed: { type: 'object', additionalProperties: false, properties: { a: { type: 'string' } } },
+      Merged: {
+        allOf: [{ type: 'object', properties: { id: { type: 'string' } } }, { $ref: '#/components/schemas/Closed' }],
+      },
     },
   },
 };
@@ -107,6 +111,26 @@ describe('OpenAPI answer checker', () => {
     ]);
     // A body the definition does not describe (here an error's) is not checked beyond its status.
     assert.equal(c.check('getThing', 404, { status: 404, error: 'thing x' }).ok, true);
+  });
+
+  it('reads an allOf as a merge: a closed member does not forbid the other members’ properties', () => {
+    assert.deepEqual(c.checkSchema('Merged', { id: 'x', a: 'y' }), { ok: true, errors: [] });
+    assert.deepEqual(c.checkSchema('Merged', { id: 'x', a: 1 }).errors, ['/a must be string']);
+    assert.deepEqual(c.checkSchema('Closed', { a: 'y', id: 'x' }).errors, [
+      '(body) must NOT have additional properties (id)',
+    ]);
+    const entity = OpenApiChecker.load('entity');
+    const activity = {
+      _id: '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      type: 'T',
+      title: 't',
+      message: 'm',
+    };
+    assert.deepEqual(entity.checkSchema('BaseActivityItem', { ...activity, caller: {} }), { ok: true, errors: [] });
+    assert.deepEqual(entity.checkSchema('BaseActivityItem', { ...activity, title: 1 }).errors, [
+      '/title must be string',
+    ]);
   });
 
   it('follows a response $ref and falls back to `default`', () => {

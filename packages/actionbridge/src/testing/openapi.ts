@@ -3,9 +3,13 @@
  * prove that what the server sends is what those clients were written against.
  *
  * The definitions are OpenAPI 3.0-style schemas (the app API says 3.1.0 but uses 3.0 keywords).
- * They are compiled with ajv as JSON Schema draft-07 after two rewrites that keep their meaning:
- * `nullable: true` becomes "or null", and a `oneOf` with a fully mapped `discriminator` becomes
- * "the discriminator value selects the schema". Every `$ref` resolves inside its own definition.
+ * They are compiled with ajv as JSON Schema draft-07 after three rewrites that keep their meaning:
+ * `nullable: true` becomes "or null", a `oneOf` with a fully mapped `discriminator` becomes "the
+ * discriminator value selects the schema", and a member of an `allOf` loses `additionalProperties:
+ * false` (read as JSON Schema it would forbid the other members' properties, so that e.g. the entity
+ * API's `BaseActivityItem` = `{_id, timestamp}` + `Activity` (closed) + `{caller}` matched nothing;
+ * OpenAPI tools and epilot's generated types read `allOf` as a merge). Every `$ref` resolves inside
+ * its own definition.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -108,6 +112,35 @@ function toDraft07(value: Json): Json {
   return out;
 }
 
+/**
+ * Drops `additionalProperties: false` from the members of every `allOf` in `doc` (a copy, changed in
+ * place): inline members lose it, and a member that is a `$ref` to a closed schema becomes a copy of
+ * that schema without it (the schema itself stays closed where it is used on its own).
+ */
+function openAllOfMembers(doc: JsonObject): void {
+  const schemas = (isObject(doc.components ?? null) ? (doc.components as JsonObject).schemas : undefined) as
+    | JsonObject
+    | undefined;
+  const open = (member: Json): Json => {
+    if (!isObject(member)) return member;
+    const ref = typeof member.$ref === 'string' ? /^#\/components\/schemas\/(.+)$/.exec(member.$ref)?.[1] : undefined;
+    const target = ref && schemas ? schemas[ref] : undefined;
+    const closed = ref ? target : member;
+    if (!isObject(closed ?? null) || (closed as JsonObject).additionalProperties !== false) return member;
+    const { additionalProperties: _closed, ...rest } = closed as JsonObject;
+    return rest;
+  };
+  const stack: Json[] = [doc];
+  while (stack.length > 0) {
+    const v = stack.pop() as Json;
+    if (Array.isArray(v)) stack.push(...v);
+    else if (isObject(v)) {
+      if (Array.isArray(v.allOf)) v.allOf = v.allOf.map(open);
+      stack.push(...Object.values(v));
+    }
+  }
+}
+
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -146,6 +179,7 @@ export class OpenApiChecker {
 
   constructor(doc: OpenApiDocument, name = 'definition') {
     this.doc = toDraft07(doc as unknown as Json) as unknown as OpenApiDocument;
+    openAllOfMembers(this.doc as unknown as JsonObject);
     this.id = `openapi:${name}`;
     this.ajv = new Ajv({ strict: false, allErrors: true, formats: FORMATS, logger: false });
     this.ajv.addSchema(this.doc as object, this.id);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { newId, newUuid } from './ids.js';
+import { newId, newUlid, newUuid } from './ids.js';
 
 describe('ids', () => {
   it('makes UUIDs of version 7 (RFC 9562): the version and variant bits set, 74 random bits', () => {
@@ -25,5 +25,18 @@ describe('ids', () => {
     const short = Array.from({ length: 50 }, () => newId('tok', 8).slice(4, 16));
     // Random bytes, not the clock: ids made in the same millisecond differ in their first bytes too.
     assert.ok(new Set(short.map((s) => s.slice(0, 6))).size > 40);
+  });
+
+  it('makes ULIDs: 26 Crockford base32 characters, time first, as epilot’s ActivityId pattern wants', () => {
+    const at = Date.UTC(2026, 10, 28, 10, 0, 0);
+    const id = newUlid(at);
+    assert.match(id, /^01[0-9A-HJKMNP-TV-Z]{24}$/);
+    // The first 10 characters are the milliseconds.
+    const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    const ms = [...id.slice(0, 10)].reduce((n, c) => n * 32 + CROCKFORD.indexOf(c), 0);
+    assert.equal(ms, at);
+    assert.ok(newUlid(at) < newUlid(at + 1), 'later ids sort after earlier ones');
+    assert.notEqual(newUlid(at), newUlid(at), 'random below the millisecond');
+    assert.match(newUlid(0), /^0{10}[0-9A-HJKMNP-TV-Z]{16}$/);
   });
 });

@@ -6,7 +6,13 @@ import { badRequest, notFound, unprocessable } from '../../domain/errors.js';
 import type { Execution, Flow, FlowTrigger } from '../../domain/types.js';
 import { compilePattern, PatternError } from '../../executions/conditions.js';
 import { presentExecution } from '../../executions/state.js';
-import { ACTIVITY_OF, OPERATIONS, triggerOperations, triggerSchemas } from '../../executions/triggers.js';
+import {
+  activityTypeCanHappen,
+  EMITTED_ACTIVITY_TYPES,
+  OPERATIONS,
+  triggerOperations,
+  triggerSchemas,
+} from '../../executions/triggers.js';
 import type { Store } from '../../store/store.js';
 import { newUuid, nowIso } from '../../util/ids.js';
 import { acceptBodylessJson } from '../bodies.js';
@@ -96,11 +102,10 @@ function checkFilter(t: FlowTrigger, at: string): void {
   }
   if (f.activity?.type !== undefined) {
     pattern({ type: f.activity.type }, `${here}.activity`);
-    const known = Object.values(ACTIVITY_OF);
     for (const v of plainValues(f.activity.type)) {
-      if (!known.includes(v)) {
+      if (!activityTypeCanHappen(v)) {
         throw badRequest(
-          `${here}.activity.type: "${v}" never happens on ActionBridge (its activities: ${known.join(', ')})`,
+          `${here}.activity.type: "${v}" never happens on ActionBridge (its activities: ${EMITTED_ACTIVITY_TYPES.join(', ')}, and custom types of activities created with createActivity)`,
         );
       }
     }

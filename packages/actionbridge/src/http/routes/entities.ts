@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { orgOf } from '../../auth/principal.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
+import { activityOf, activityQuery } from '../entity-params.js';
 import type { Context, Who } from '../server.js';
 
 const schemaItem = (slug: string) => ({
@@ -18,8 +19,10 @@ const strict = (query: unknown) => (query as { strict?: string } | undefined)?.s
 
 type Slug = { Params: { slug: string } };
 type SlugId = { Params: { slug: string; id: string } };
+/** epilot's `activity_id` on every entity write: the write is part of that activity. */
+const writeQuery = { querystring: { type: 'object', properties: activityQuery } } as const;
 
-/** epilot's entity API (the subset in SPEC §3). App tokens are allowed here, within their grants. */
+/** epilot's entity API (the subset in SPEC §3). App tokens are allowed here, within their grants. Relations and activities: `relations.ts`, `activities.ts`. */
 export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
   const svc = ctx.entities;
 
@@ -56,28 +59,47 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     return schemaItem(checkSlug(req.params.slug));
   });
 
-  app.post<Slug>('/v1/entity/:slug', async (req, reply) =>
-    reply.status(201).send(await svc.create(await who(req), req.params.slug, req.body)),
+  app.post<Slug>('/v1/entity/:slug', { schema: writeQuery }, async (req, reply) =>
+    reply.status(201).send(await svc.create(await who(req), req.params.slug, req.body, false, activityOf(req.query))),
   );
 
   // `PATCH /v1/entity/{slug}:upsert`: the router cannot split a literal `:` after a parameter.
-  app.patch<Slug>('/v1/entity/:slug', async (req, reply) => {
+  app.patch<Slug>('/v1/entity/:slug', { schema: writeQuery }, async (req, reply) => {
     const m = /^(.+):upsert$/.exec(req.params.slug);
     if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
-    const { entity, created } = await svc.upsert(await who(req), m[1], req.body, dryRun(req.query), strict(req.query));
+    const p = await who(req);
+    const { entity, created } = await svc.upsert(
+      p,
+      m[1],
+      req.body,
+      dryRun(req.query),
+      strict(req.query),
+      activityOf(req.query),
+    );
     return reply.status(created ? 201 : 200).send(entity);
   });
 
-  app.get<SlugId>('/v1/entity/:slug/:id', async (req) => ({
-    entity: await svc.get(await who(req), req.params.slug, req.params.id),
-    relations: [],
-  }));
-  app.put<SlugId>('/v1/entity/:slug/:id', async (req) =>
-    svc.update(await who(req), req.params.slug, req.params.id, req.body, 'put'),
+  // epilot's GetEntity answer: the entity and the entities it points at that the caller may view;
+  // `hydrate=true` also replaces its relation attributes in place with those entities.
+  app.get<SlugId & { Querystring: { hydrate?: boolean } }>(
+    '/v1/entity/:slug/:id',
+    { schema: { querystring: { type: 'object', properties: { hydrate: { type: 'boolean' } } } } },
+    async (req) => {
+      const p = await who(req);
+      const entity = await svc.get(p, req.params.slug, req.params.id);
+      const relations = await ctx.relations.relatedEntities(p, entity);
+      return { entity: req.query.hydrate ? ctx.relations.hydrate(entity, relations) : entity, relations };
+    },
   );
-  app.patch<SlugId>('/v1/entity/:slug/:id', async (req) => {
+  app.put<SlugId>('/v1/entity/:slug/:id', { schema: writeQuery }, async (req) =>
+    svc.update(await who(req), req.params.slug, req.params.id, req.body, 'put', false, activityOf(req.query)),
+  );
+  app.patch<SlugId>('/v1/entity/:slug/:id', { schema: writeQuery }, async (req) => {
     if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
-    return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch', dryRun(req.query));
+    const { slug, id } = req.params;
+    return svc.update(await who(req), slug, id, req.body, 'patch', dryRun(req.query), activityOf(req.query));
   });
-  app.delete<SlugId>('/v1/entity/:slug/:id', async (req) => svc.remove(await who(req), req.params.slug, req.params.id));
+  app.delete<SlugId>('/v1/entity/:slug/:id', { schema: writeQuery }, async (req) =>
+    svc.remove(await who(req), req.params.slug, req.params.id, activityOf(req.query)),
+  );
 }

@@ -261,6 +261,7 @@ export class EventLane {
           diff: ev.diff,
           occurred_at: ev.occurred_at,
           event_id: ev.id,
+          ...(ev.activity_id ? { activity_id: ev.activity_id } : {}),
         },
         hot,
         now: now.iso,
