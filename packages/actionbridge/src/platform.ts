@@ -225,6 +225,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     log,
   });
   const url = (await server.listen({ port, host })).replace('127.0.0.1', 'localhost');
+  // The delivery client's library loads once the API answers (the first send waits for it).
+  if (worker) setImmediate(() => void client.warm());
   if (!opts.publicUrl && port === 0) publicUrl = url;
   const listener =
     worker && opts.databaseUrl ? new WakeListener(opts.databaseUrl, () => worker.wake(), log) : undefined;

@@ -4,7 +4,7 @@ import { entityIndex } from './migrations/0006_entity_index.js';
 import { appConfigurations } from './migrations/0007_app_configurations.js';
 import { eventPreviousValues } from './migrations/0008_event_previous_values.js';
 import { relationsActivities } from './migrations/0009_relations_activities.js';
-import { hotPathIndexes } from './migrations/0012_hot_path_indexes.js';
+import { hotPathIndexes } from './migrations/0013_hot_path_indexes.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -210,7 +210,7 @@ migrations['0007_app_configurations'] = appConfigurations;
 migrations['0006_entity_index'] = entityIndex;
 migrations['0008_event_previous_values'] = eventPreviousValues;
 migrations['0009_relations_activities'] = relationsActivities;
-migrations['0012_hot_path_indexes'] = hotPathIndexes;
+migrations['0013_hot_path_indexes'] = hotPathIndexes;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -73,7 +73,7 @@ export function eventQueries(q: Q) {
       const row = await db
         .selectFrom('entity_events')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        // A literal: what lets the partial index of dead events answer (migration 0012).
+        // A literal: what lets the partial index of dead events answer (migration 0013).
         .where('processed', '=', sql.lit(EVENT_STATUS.dead))
         .executeTakeFirstOrThrow();
       return Number(row.n);

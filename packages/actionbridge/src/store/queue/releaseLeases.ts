@@ -7,7 +7,7 @@ import type { Q } from '../context.js';
  * worker (embedded SQLite, at start-up), so a crashed predecessor's work is taken up at once.
  */
 export async function releaseLeases(q: Q, owner?: string): Promise<void> {
-  // Literal statuses: what lets the partial pending indexes find the rows (migration 0012).
+  // Literal statuses: what lets the partial pending indexes find the rows (migration 0013).
   let d = q.db
     .updateTable('deliveries')
     .set({ locked_until_ms: 0, lease_owner: null })
