@@ -3,10 +3,17 @@ import { engineLanes } from './migrations/0005_engine_lanes.js';
 import { entityIndex } from './migrations/0006_entity_index.js';
 import { appConfigurations } from './migrations/0007_app_configurations.js';
 import { eventPreviousValues } from './migrations/0008_event_previous_values.js';
+import { entityLifecycle } from './migrations/0010_entity_lifecycle.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
  * Column types are the ones SQLite and PostgreSQL share (text, integer, bigint).
+ *
+ * Kysely applies pending migrations in name order; the order of the keys below does not matter
+ * (branches register theirs as they land: 0007 before 0006, 0010 before 0009). A database that
+ * already ran a later-numbered migration refuses an earlier one that lands after it unless the
+ * Migrator allows unordered migrations (`allowUnorderedMigrations`, in db/connect.ts); none of
+ * these depends on a number it skipped.
  */
 const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -207,6 +214,7 @@ migrations['0005_engine_lanes'] = engineLanes;
 migrations['0007_app_configurations'] = appConfigurations;
 migrations['0006_entity_index'] = entityIndex;
 migrations['0008_event_previous_values'] = eventPreviousValues;
+migrations['0010_entity_lifecycle'] = entityLifecycle;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -153,6 +153,122 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       assert.deepEqual(await q(`_id:${a._id} OR _id:${c._id}`), sorted(a, c));
     });
 
+    it('keeps soft-deleted entities out of searches unless they include deleted ones; restores and purges', async () => {
+      const tag = `d${Date.now()}`;
+      const live = entity(orgB, { tag, code: 'keep', n: 1 });
+      const gone = entity(orgB, { tag, code: 'trash', n: 2 });
+      for (const e of [live, gone]) await store.insertEntity(e);
+      const trashed: EntityItem = { ...gone, _deleted_at: nowIso() };
+      await store.replaceEntity(trashed);
+      const modes = async (q: string) =>
+        Object.fromEntries(
+          await Promise.all(
+            (['false', 'true', 'only'] as const).map(async (m) => {
+              const r = await search(orgB, q, { include_deleted: m });
+              assert.equal(r.hits, r.results.length, `${q} (${m}): hits count what is returned`);
+              return [m, r.results.map((e) => e.code).sort()];
+            }),
+          ),
+        );
+      const both = { false: ['keep'], true: ['keep', 'trash'], only: ['trash'] };
+      // Lookups driven by the index (counted from it alone), by columns, by scans, by NOT and by `*`.
+      assert.deepEqual(await modes(`tag:${tag}`), both);
+      assert.deepEqual(await modes(`tag:${tag} AND n:>0`), both);
+      assert.deepEqual(await modes(`tag:${tag} AND code:?*`), both, 'a pattern');
+      assert.deepEqual(await modes(`_id:${gone._id}`), { false: [], true: ['trash'], only: ['trash'] });
+      assert.deepEqual(await modes(`tag:${tag} AND NOT code:nothing`), both);
+      assert.deepEqual(await modes(`code:trash`), { false: [], true: ['trash'], only: ['trash'] });
+      assert.deepEqual(await modes(`trash`), { false: [], true: ['trash'], only: ['trash'] }, 'a bare word');
+      const all = await search(orgB, '*', { include_deleted: 'only' });
+      assert.ok(all.results.every((e) => e._deleted_at !== undefined));
+      assert.ok(all.results.some((e) => e._id === gone._id));
+      assert.deepEqual(await store.getEntity(orgB, gone._id), trashed, 'the row keeps the entity as deleted');
+      assert.deepEqual(await ids(orgA, `tag:${tag}`, { include_deleted: 'true' }), [], 'another org sees neither');
+
+      const { _deleted_at: _d, ...restored } = trashed;
+      await store.replaceEntity({ ...restored, code: 'back' });
+      assert.deepEqual(await modes(`tag:${tag}`), { false: ['back', 'keep'], true: ['back', 'keep'], only: [] });
+
+      await store.deleteEntity(orgB, gone._id);
+      assert.equal(await store.getEntity(orgB, gone._id), undefined);
+      assert.deepEqual(await modes(`tag:${tag}`), { false: ['keep'], true: ['keep'], only: [] });
+      const terms = await store.q.db
+        .selectFrom('entity_terms' as never)
+        .select('entity_id' as never)
+        .where('entity_id' as never, '=', gone._id as never)
+        .execute();
+      assert.deepEqual(terms, [], 'a purge leaves no index rows');
+    });
+
+    it('stores idempotent answers per org and key until they expire, and cleans expired ones in bounded steps', async () => {
+      const now = Date.now();
+      const key = `k-${newUuid()}`;
+      const row = {
+        org_id: orgA,
+        key,
+        fingerprint: 'f1',
+        request: 'POST /v1/entity/contact',
+        status: 201,
+        body: '{"_id":"x"}',
+        entity_id: 'e-1',
+        created_ms: now,
+        expires_ms: now + 1000,
+      };
+      await store.putIdempotencyRecord(row);
+      assert.deepEqual(await store.getIdempotencyRecord(orgA, key, now), row);
+      assert.equal(await store.getIdempotencyRecord(orgB, key, now), undefined, 'another org has its own keys');
+      assert.equal(await store.getIdempotencyRecord(orgA, key, now + 1000), undefined, 'expired');
+      const again = { ...row, fingerprint: 'f2', created_ms: now + 2000, expires_ms: now + 3000 };
+      await store.putIdempotencyRecord(again);
+      assert.deepEqual(await store.getIdempotencyRecord(orgA, key, now + 2000), again, 'an expired key is reused');
+
+      // Far in the future: every record of the other tests has expired by then, these ones in order.
+      const far = now + 10 * 365 * 86_400_000;
+      const expired = Array.from({ length: 5 }, (_, i) => ({
+        ...row,
+        key: `old-${i}-${newUuid()}`,
+        entity_id: null,
+        expires_ms: far + i,
+      }));
+      for (const r of expired) await store.putIdempotencyRecord(r);
+      let deleted = 0;
+      for (let round = 0; round < 100; round++) {
+        const n = await store.deleteExpiredIdempotencyRecords(far + 10, 2);
+        assert.ok(n <= 2, `at most the limit per call (${n})`);
+        deleted += n;
+        if (n === 0) break;
+      }
+      assert.ok(deleted >= 5);
+      for (const r of expired) assert.equal(await store.getIdempotencyRecord(orgA, r.key, 0), undefined);
+      const fresh = { ...row, key: `fresh-${newUuid()}`, expires_ms: far + 1000 };
+      await store.putIdempotencyRecord(fresh);
+      assert.equal(await store.deleteExpiredIdempotencyRecords(far + 10, 10), 0, 'nothing unexpired is cleaned');
+      assert.deepEqual(await store.getIdempotencyRecord(orgA, fresh.key, far), fresh);
+
+      await store.deleteIdempotencyRecordsOf(orgA, 'e-1');
+      assert.equal(await store.getIdempotencyRecord(orgA, fresh.key, far), undefined, 'a purge forgets its answers');
+    });
+
+    it('keeps entity schemas per org', async () => {
+      const doc = { slug: 'meter', name: 'Meter', plural: 'Meters', attributes: [], capabilities: [], version: 1 };
+      const row = (org: string, data: object) => ({
+        org_id: org,
+        slug: 'meter',
+        data: JSON.stringify(data),
+        created_at: nowIso(),
+        updated_at: nowIso(),
+      });
+      await store.putEntitySchema(row(orgA, doc));
+      assert.deepEqual(await store.getEntitySchema(orgA, 'meter'), doc);
+      assert.equal(await store.getEntitySchema(orgB, 'meter'), undefined);
+      await store.putEntitySchema(row(orgA, { ...doc, version: 2 }));
+      assert.deepEqual(await store.listEntitySchemaDefinitions(orgA), [{ ...doc, version: 2 }]);
+      assert.deepEqual(await store.listEntitySchemaDefinitions(orgB), []);
+      assert.equal(await store.deleteEntitySchema(orgB, 'meter'), false);
+      assert.equal(await store.deleteEntitySchema(orgA, 'meter'), true);
+      assert.equal(await store.getEntitySchema(orgA, 'meter'), undefined);
+    });
+
     it('applies grants inside the search: results and hits are what isAllowed lets a token view', async () => {
       const tag = `g${Date.now()}`;
       const o1 = entity(orgA, { tag });

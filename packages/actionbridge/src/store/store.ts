@@ -7,14 +7,17 @@ import { callbackQueries } from './callbacks.js';
 import type { Q } from './context.js';
 import { deliveryQueries } from './deliveries.js';
 import { entityQueries } from './entities.js';
+import { entitySchemaQueries } from './entity-schemas.js';
 import { eventQueries } from './events.js';
 import { executionQueries } from './executions.js';
 import { flowQueries } from './flows.js';
+import { idempotencyQueries } from './idempotency.js';
 import { orgQueries } from './orgs.js';
 
 export type { AppRow, AppVersion } from './apps.js';
 export type { ResumeTokenRow } from './callbacks.js';
 export type { CountedFlow, Page } from './flows.js';
+export type { IdempotencyRow } from './idempotency.js';
 export type { ApiTokenRow, OrgRow, SigningKeyRow } from './orgs.js';
 
 /**
@@ -26,6 +29,8 @@ export type { ApiTokenRow, OrgRow, SigningKeyRow } from './orgs.js';
 export type Store = ReturnType<typeof orgQueries> &
   ReturnType<typeof appQueries> &
   ReturnType<typeof entityQueries> &
+  ReturnType<typeof entitySchemaQueries> &
+  ReturnType<typeof idempotencyQueries> &
   ReturnType<typeof eventQueries> &
   ReturnType<typeof flowQueries> &
   ReturnType<typeof executionQueries> &
@@ -53,6 +58,8 @@ export function makeStore(
     ...orgQueries(q),
     ...appQueries(q),
     ...entityQueries(q),
+    ...entitySchemaQueries(q),
+    ...idempotencyQueries(q),
     ...eventQueries(q),
     ...flowQueries(q),
     ...executionQueries(q),
