@@ -1,6 +1,6 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
-import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
+import { badRequest, conflict, forbidden, notAllowed, notFound } from '../domain/errors.js';
 import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
@@ -65,6 +65,10 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
   return b;
 }
 
+/** epilot: "Deleted entities cannot be updated. You'll need to recover the entity first before updating." */
+const deletedNotAllowed = (slug: string, id: string) =>
+  notAllowed(`${slug} ${id} is deleted: restore it (PATCH /v1/entity/${slug}/${id}:restore) before changing it`);
+
 function getPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
@@ -91,9 +95,19 @@ export class EntityService {
     }
   }
 
-  /** Loads an entity of the caller's org and path schema; another org's or schema's is a 404. */
+  /**
+   * Loads an entity of the caller's org and path schema; another org's or schema's is a 404, and so
+   * is a soft-deleted one (it is in the trash: searches with `include_deleted` find it).
+   */
   private async load(p: Principal, slug: string, id: string): Promise<EntityItem> {
     const e = await this.store.getEntity(orgOf(p), id);
+    if (!e || e._schema !== slug || e._deleted_at) throw notFound(`${slug} ${id}`);
+    return e;
+  }
+
+  /** The entity to write, locked for the transaction; another org's or schema's is a 404. */
+  private async lockedIn(tx: Store, p: Principal, slug: string, id: string): Promise<EntityItem> {
+    const e = await tx.getEntity(orgOf(p), id, true);
     if (!e || e._schema !== slug) throw notFound(`${slug} ${id}`);
     return e;
   }
@@ -157,9 +171,9 @@ export class EntityService {
     mode: 'put' | 'patch',
     dryRun: boolean,
   ): Promise<EntityItem> {
-    const before = await tx.getEntity(orgOf(p), id, true);
-    if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+    const before = await this.lockedIn(tx, p, slug, id);
     this.check(p, 'entity:edit', slug, id);
+    if (before._deleted_at) throw deletedNotAllowed(slug, id);
     if (mode === 'patch' && typeof b._updated_at === 'string') {
       const sent = Date.parse(b._updated_at);
       if (Number.isNaN(sent)) throw badRequest('_updated_at must be an ISO date-time');
@@ -192,18 +206,57 @@ export class EntityService {
     return after;
   }
 
-  async remove(p: Principal, slug: string, id: string): Promise<EntityItem> {
+  /**
+   * epilot's `deleteEntity`: a soft delete by default (the entity goes to the trash: `_deleted_at`
+   * set, out of reads and default searches, restorable; event `softDeleteEntity`). `purge` deletes
+   * it for good, also from the trash: its row, its search index rows and the stored answers of
+   * writes that returned it (event `deleteEntity`). Soft-deleting an entity already in the trash is
+   * a 404, as reading it is.
+   */
+  async remove(p: Principal, slug: string, id: string, purge = false): Promise<EntityItem> {
     checkSlug(slug);
-    const removed = await this.store.transaction(async (tx) => {
-      const before = await tx.getEntity(orgOf(p), id, true);
-      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
-      this.check(p, 'entity:delete', slug, id);
-      await tx.deleteEntity(before._org, id);
-      await this.emit(tx, p, 'deleteEntity', before, diffAttributes(userAttributes(before), {}));
-      return before;
-    });
+    const removed = await this.store.transaction((tx) => this.removeIn(tx, p, slug, id, purge));
     this.onEvent();
     return removed;
+  }
+
+  private async removeIn(tx: Store, p: Principal, slug: string, id: string, purge: boolean): Promise<EntityItem> {
+    const before = await this.lockedIn(tx, p, slug, id);
+    if (!purge && before._deleted_at) throw notFound(`${slug} ${id}`);
+    this.check(p, 'entity:delete', slug, id);
+    const diff = diffAttributes(userAttributes(before), {});
+    if (purge) {
+      await tx.deleteEntity(before._org, id);
+      await tx.deleteIdempotencyRecordsOf(before._org, id);
+      await this.emit(tx, p, 'deleteEntity', before, diff);
+      return before;
+    }
+    const trashed: EntityItem = { ...before, _deleted_at: nowIso() };
+    await tx.replaceEntity(trashed);
+    await this.emit(tx, p, 'softDeleteEntity', trashed, diff);
+    return trashed;
+  }
+
+  /**
+   * epilot's `restoreEntity`: takes a soft-deleted entity out of the trash as it was (event
+   * `restoreEntity`, its attributes as added). One that is not deleted is a 400, as epilot
+   * documents. Needs the grant to delete it: restoring undoes a delete.
+   */
+  async restore(p: Principal, slug: string, id: string): Promise<EntityItem> {
+    checkSlug(slug);
+    const restored = await this.store.transaction((tx) => this.restoreIn(tx, p, slug, id));
+    this.onEvent();
+    return restored;
+  }
+
+  private async restoreIn(tx: Store, p: Principal, slug: string, id: string): Promise<EntityItem> {
+    const before = await this.lockedIn(tx, p, slug, id);
+    this.check(p, 'entity:delete', slug, id);
+    if (!before._deleted_at) throw badRequest(`${slug} ${id} is not deleted: there is nothing to restore`);
+    const { _deleted_at: _d, ...restored } = before;
+    await tx.replaceEntity(restored);
+    await this.emit(tx, p, 'restoreEntity', restored, diffAttributes({}, userAttributes(restored)));
+    return restored;
   }
 
   /**
@@ -247,6 +300,10 @@ export class EntityService {
       }
       const hit = found[0];
       if (hit) return { entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun), created: false };
+      // epilot: "Deleted entities cannot be updated": a key that matches only entities in the trash is a 405.
+      const trashed = await tx.searchEntities(orgId, { match, deleted: 'only', sort: [], from: 0, size: 100 });
+      const deleted = trashed.results.find(same);
+      if (deleted) throw deletedNotAllowed(slug, deleted._id);
       return { entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun), created: true };
     });
     if (!dryRun) this.onEvent();

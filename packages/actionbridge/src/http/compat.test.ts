@@ -53,6 +53,7 @@ const IMPLEMENTED = {
     'updateEntity',
     'patchEntity',
     'deleteEntity',
+    'restoreEntity',
   ],
   automation: [
     'searchFlows',
@@ -162,11 +163,22 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'patchEntity', stale, 409);
     });
 
-    it('deleteEntity (200)', async () => {
+    it('deleteEntity (200: soft delete, then purge)', async () => {
       const { entities } = await clients();
       const { _id: id } = await newContact(entities);
       expectAnswer(d, 'deleteEntity', await call(entities.deleteEntity({ slug: 'contact', id })), 200);
       assert.equal((await call(entities.getEntity({ slug: 'contact', id }))).status, 404);
+      expectAnswer(d, 'deleteEntity', await call(entities.deleteEntity({ slug: 'contact', id, purge: true })), 200);
+    });
+
+    it('restoreEntity (200, 400 not deleted, 404)', async () => {
+      const { entities } = await clients();
+      const { _id: id } = await newContact(entities);
+      expectAnswer(d, 'restoreEntity', await call(entities.restoreEntity({ slug: 'contact', id })), 400);
+      await entities.deleteEntity({ slug: 'contact', id });
+      expectAnswer(d, 'restoreEntity', await call(entities.restoreEntity({ slug: 'contact', id })), 200);
+      const missing = { slug: 'contact', id: '00000000-0000-4000-8000-000000000000' };
+      expectAnswer(d, 'restoreEntity', await call(entities.restoreEntity(missing)), 404);
     });
 
     it('searchEntities (200)', async () => {

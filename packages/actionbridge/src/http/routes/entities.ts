@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { orgOf } from '../../auth/principal.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
+import { acceptBodylessJson } from '../bodies.js';
 import type { Context, Who } from '../server.js';
 
 const schemaItem = (slug: string) => ({
@@ -75,9 +76,34 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
   app.put<SlugId>('/v1/entity/:slug/:id', async (req) =>
     svc.update(await who(req), req.params.slug, req.params.id, req.body, 'put'),
   );
-  app.patch<SlugId>('/v1/entity/:slug/:id', async (req) => {
-    if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
-    return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch', dryRun(req.query));
+  app.delete<SlugId & { Querystring: { purge?: boolean } }>(
+    '/v1/entity/:slug/:id',
+    { schema: { querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } },
+    async (req) => svc.remove(await who(req), req.params.slug, req.params.id, req.query.purge === true),
+  );
+
+  // Its own plugin: epilot's client sends `restoreEntity` without a body (see `acceptBodylessJson`).
+  app.register(async (scope) => {
+    acceptBodylessJson(scope);
+    // `PATCH /v1/entity/{slug}/{id}:restore` too: the router cannot split a literal `:` after a parameter.
+    scope.patch<SlugId>('/v1/entity/:slug/:id', async (req) => {
+      const restore = /^(.+):restore$/.exec(req.params.id);
+      if (restore?.[1]) {
+        checkRestoreBody(req.body);
+        return svc.restore(await who(req), req.params.slug, restore[1]);
+      }
+      if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
+      return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch', dryRun(req.query));
+    });
   });
-  app.delete<SlugId>('/v1/entity/:slug/:id', async (req) => svc.remove(await who(req), req.params.slug, req.params.id));
+}
+
+/** `restoreEntity` takes no payload; epilot allows `{}` "to satisfy certain HTTP clients". */
+function checkRestoreBody(body: unknown): void {
+  if (body === undefined) return;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('restoreEntity takes no body (or {})');
+  }
+  const [extra] = Object.keys(body);
+  if (extra !== undefined) throw badRequest(`restoreEntity takes no body (or {}): "${extra}" is not supported`);
 }
