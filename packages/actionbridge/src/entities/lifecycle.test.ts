@@ -176,6 +176,77 @@ for (const backend of BACKENDS)
       assert.equal(restore.trigger.diff.added.name, 'Deal');
     });
 
+    it('keeps _owners and _acl as sent: created, read, searched, replaced by PATCH, kept by a PUT without them', async () => {
+      const { api, entities, create, search } = await setup();
+      const _owners = [{ org_id: '123', user_id: '456' }, { org_id: '789' }];
+      const _acl = { view: ['org:456', 'org:789'], edit: ['org:456'], delete: [] };
+      const e = await create({ name: 'Shared', _owners, _acl });
+      assert.deepEqual(e._owners, _owners);
+      assert.deepEqual(e._acl, _acl);
+      const got = await expectAnswer('getEntity', entities.getEntity({ slug: 'contact', id: e._id }), 200);
+      assert.deepEqual(got.entity, e);
+      const found = await search(`_acl.view:"org:789" AND _owners.user_id:456`);
+      assert.deepEqual(
+        found.results?.map((x) => x._id),
+        [e._id],
+      );
+
+      const acl2 = { view: ['org:1'], share_level: 'custom' };
+      const patched = await expectAnswer(
+        'patchEntity',
+        entities.patchEntity({ slug: 'contact', id: e._id }, { _acl: acl2 }),
+        200,
+      );
+      assert.deepEqual(patched._acl, acl2, 'a PATCH replaces _acl whole (other keys allowed, as epilot does)');
+      assert.deepEqual(patched._owners, _owners);
+      const put = await expectAnswer(
+        'updateEntity',
+        entities.updateEntity({ slug: 'contact', id: e._id }, { name: 'P' }),
+        200,
+      );
+      assert.deepEqual([put._owners, put._acl, put.name], [_owners, acl2, 'P'], 'a PUT without them keeps them');
+      const replaced = await expectAnswer(
+        'updateEntity',
+        entities.updateEntity({ slug: 'contact', id: e._id }, { name: 'Q', _owners: [{ org_id: 'x' }] }),
+        200,
+      );
+      assert.deepEqual(replaced._owners, [{ org_id: 'x' }]);
+
+      const bad: Array<[Record<string, unknown>, RegExp]> = [
+        [{ _owners: {} }, /^_owners must be an array/],
+        [{ _owners: null }, /^_owners must be an array/],
+        [{ _owners: ['123'] }, /^_owners\[0\]: _owners must be an array/],
+        [{ _owners: [{ user_id: '1' }] }, /^_owners\[0\]\.org_id must be a string/],
+        [{ _owners: [{ org_id: 5 }] }, /^_owners\[0\]\.org_id must be a string/],
+        [{ _owners: [{ org_id: '1', user_id: null }] }, /^_owners\[0\]\.user_id must be a string/],
+        [{ _owners: Array.from({ length: 101 }, () => ({ org_id: '1' })) }, /at most 100/],
+        [{ _acl: [] }, /^_acl must be an object/],
+        [{ _acl: null }, /^_acl must be an object/],
+        [{ _acl: { view: 'org:1' } }, /^_acl\.view must be an array/],
+        [{ _acl: { edit: [1] } }, /^_acl\.edit must be an array/],
+        [{ _acl: { delete: [''] } }, /^_acl\.delete must be an array/],
+        [{ _acl: { view: ['x'.repeat(257)] } }, /^_acl\.view must be an array/],
+      ];
+      for (const [body, message] of bad) {
+        for (const [method, path] of [
+          ['POST', '/v1/entity/contact'],
+          ['PATCH', `/v1/entity/contact/${e._id}`],
+        ] as const) {
+          const r = await api.req(method, path, body);
+          assert.equal(r.status, 400, `${method} ${JSON.stringify(body).slice(0, 80)}: ${JSON.stringify(r.body)}`);
+          assert.match(r.body.error, message);
+        }
+      }
+      const upsert = await api.req('PATCH', '/v1/entity/contact:upsert', {
+        unique_key: ['name'],
+        entity: { name: 'Q', _acl: { view: 'all' } },
+      });
+      assert.equal(upsert.status, 400);
+      assert.match(upsert.body.error, /^_acl\.view must be an array/);
+      const unchanged = await expectAnswer('getEntity', entities.getEntity({ slug: 'contact', id: e._id }), 200);
+      assert.deepEqual(unchanged.entity, replaced, 'a refused write changes nothing');
+    });
+
     it('refuses hostile requests: another org’s ids, another schema, malformed purge and restore bodies', async () => {
       const { api, entities, create } = await setup();
       const mallory = await setup();

@@ -12,7 +12,50 @@ export const BUILTIN_SCHEMAS = ['opportunity', 'contact', 'contract'] as const;
 export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /** System fields the server owns: sent values are ignored (`_schema` must match the path). */
-const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at', '_owners', '_acl']);
+const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at']);
+
+/**
+ * System fields clients may set (epilot's `_owners`, `_acl`): checked, stored and returned. A PUT
+ * that leaves them out keeps them, as it keeps the server's fields; a PATCH replaces one it sends.
+ */
+const KEPT_ON_PUT = ['_owners', '_acl'] as const;
+
+/** Most owners, ACL entries per list, and characters per id or entry an entity may carry. */
+const MAX_OWNERS = 100;
+const MAX_ACL_ENTRIES = 1000;
+const MAX_ID = 256;
+
+const isId = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID;
+
+/** epilot's `EntityOwner[]`: `[{org_id, user_id?}]`. */
+function checkOwners(v: unknown): void {
+  const shape = `_owners must be an array of at most ${MAX_OWNERS} {org_id, user_id?} (ids 1–${MAX_ID} characters)`;
+  if (!Array.isArray(v) || v.length > MAX_OWNERS) throw badRequest(shape);
+  v.forEach((o, i) => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw badRequest(`_owners[${i}]: ${shape}`);
+    const owner = o as Record<string, unknown>;
+    if (!isId(owner.org_id)) throw badRequest(`_owners[${i}].org_id must be a string of 1–${MAX_ID} characters`);
+    if (owner.user_id !== undefined && !isId(owner.user_id)) {
+      throw badRequest(`_owners[${i}].user_id must be a string of 1–${MAX_ID} characters`);
+    }
+  });
+}
+
+/** epilot's `EntityAcl`: `{view?, edit?, delete?}` lists of entries such as `org:456` (more keys allowed). */
+function checkAcl(v: unknown): void {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw badRequest('_acl must be an object {view?, edit?, delete?} of lists such as ["org:456"]');
+  }
+  for (const list of ['view', 'edit', 'delete'] as const) {
+    const entries = (v as Record<string, unknown>)[list];
+    if (entries === undefined) continue;
+    if (!Array.isArray(entries) || entries.length > MAX_ACL_ENTRIES || !entries.every(isId)) {
+      throw badRequest(
+        `_acl.${list} must be an array of at most ${MAX_ACL_ENTRIES} strings of 1–${MAX_ID} characters (e.g. "org:456")`,
+      );
+    }
+  }
+}
 
 export function checkSlug(slug: string): string {
   if (!SLUG.test(slug))
@@ -62,6 +105,8 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
   if (b._title !== undefined && b._title !== null && typeof b._title !== 'string') {
     throw badRequest('_title must be a string');
   }
+  if (b._owners !== undefined) checkOwners(b._owners);
+  if (b._acl !== undefined) checkAcl(b._acl);
   return b;
 }
 
@@ -184,6 +229,7 @@ export class EntityService {
       }
     }
     const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
+    for (const k of KEPT_ON_PUT) if (attrs[k] === undefined && before[k] !== undefined) attrs[k] = before[k];
     const after = compose(
       {
         _id: before._id,
