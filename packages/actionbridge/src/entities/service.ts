@@ -5,6 +5,7 @@ import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../do
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
+import { type IdempotencyRequest, type Outcome, once } from './idempotency.js';
 import { planSearch, uniqueKeyMatch } from './planner.js';
 
 /** Schemas every org has; any other valid slug works too. */
@@ -114,6 +115,12 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
 const deletedNotAllowed = (slug: string, id: string) =>
   notAllowed(`${slug} ${id} is deleted: restore it (PATCH /v1/entity/${slug}/${id}:restore) before changing it`);
 
+/** How a write runs: epilot's `dry_run` (check and answer, write nothing), and an `Idempotency-Key`. */
+export interface WriteOptions {
+  dryRun?: boolean;
+  idempotency?: IdempotencyRequest | undefined;
+}
+
 function getPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
@@ -126,7 +133,8 @@ function getPath(obj: unknown, path: string): unknown {
 
 /**
  * The entity API: every write checks the caller's grants, stores the entity and its event (with the
- * diff) in one transaction, then wakes the engine.
+ * diff) in one transaction, then wakes the engine. A write sent with an `Idempotency-Key` also
+ * stores its answer in that transaction (see `once`), and a retry gets that answer back.
  */
 export class EntityService {
   constructor(
@@ -165,13 +173,19 @@ export class EntityService {
   }
 
   /** `dryRun`: check and compute the result, write nothing, trigger nothing (epilot's `dry_run`). */
-  async create(p: Principal, slug: string, body: unknown, dryRun = false): Promise<EntityItem> {
+  async create(p: Principal, slug: string, body: unknown, opts: WriteOptions = {}): Promise<Outcome> {
     checkSlug(slug);
     const attrs = userAttributes(checkBody(body, slug));
-    if (dryRun) return this.createIn(this.store, p, slug, attrs, true);
-    const entity = await this.store.transaction((tx) => this.createIn(tx, p, slug, attrs, false));
+    if (opts.dryRun)
+      return { status: 201, body: await this.createIn(this.store, p, slug, attrs, true), replayed: false };
+    const outcome = await this.store.transaction((tx) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 201,
+        body: await this.createIn(tx, p, slug, attrs, false),
+      })),
+    );
     this.onEvent();
-    return entity;
+    return outcome;
   }
 
   private compose(p: Principal, slug: string, attrs: Record<string, unknown>): EntityItem {
@@ -198,13 +212,19 @@ export class EntityService {
     id: string,
     body: unknown,
     mode: 'put' | 'patch',
-    dryRun = false,
-  ): Promise<EntityItem> {
+    opts: WriteOptions = {},
+  ): Promise<Outcome> {
     checkSlug(slug);
     const b = checkBody(body, slug);
-    const updated = await this.store.transaction((tx) => this.updateIn(tx, p, slug, id, b, mode, dryRun));
+    const dryRun = opts.dryRun === true;
+    const outcome = await this.store.transaction((tx) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 200,
+        body: await this.updateIn(tx, p, slug, id, b, mode, dryRun),
+      })),
+    );
     this.onEvent();
-    return updated;
+    return outcome;
   }
 
   private async updateIn(
@@ -259,11 +279,16 @@ export class EntityService {
    * writes that returned it (event `deleteEntity`). Soft-deleting an entity already in the trash is
    * a 404, as reading it is.
    */
-  async remove(p: Principal, slug: string, id: string, purge = false): Promise<EntityItem> {
+  async remove(p: Principal, slug: string, id: string, purge: boolean, opts: WriteOptions = {}): Promise<Outcome> {
     checkSlug(slug);
-    const removed = await this.store.transaction((tx) => this.removeIn(tx, p, slug, id, purge));
+    const outcome = await this.store.transaction((tx) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 200,
+        body: await this.removeIn(tx, p, slug, id, purge),
+      })),
+    );
     this.onEvent();
-    return removed;
+    return outcome;
   }
 
   private async removeIn(tx: Store, p: Principal, slug: string, id: string, purge: boolean): Promise<EntityItem> {
@@ -288,11 +313,16 @@ export class EntityService {
    * `restoreEntity`, its attributes as added). One that is not deleted is a 400, as epilot
    * documents. Needs the grant to delete it: restoring undoes a delete.
    */
-  async restore(p: Principal, slug: string, id: string): Promise<EntityItem> {
+  async restore(p: Principal, slug: string, id: string, opts: WriteOptions = {}): Promise<Outcome> {
     checkSlug(slug);
-    const restored = await this.store.transaction((tx) => this.restoreIn(tx, p, slug, id));
+    const outcome = await this.store.transaction((tx) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 200,
+        body: await this.restoreIn(tx, p, slug, id),
+      })),
+    );
     this.onEvent();
-    return restored;
+    return outcome;
   }
 
   private async restoreIn(tx: Store, p: Principal, slug: string, id: string): Promise<EntityItem> {
@@ -315,9 +345,10 @@ export class EntityService {
     p: Principal,
     slug: string,
     body: unknown,
-    dryRun = false,
-    strict = false,
-  ): Promise<{ entity: EntityItem; created: boolean }> {
+    opts: WriteOptions & { strict?: boolean } = {},
+  ): Promise<Outcome> {
+    const dryRun = opts.dryRun === true;
+    const strict = opts.strict === true;
     checkSlug(slug);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw badRequest('the body must be {"unique_key": [...], "entity": {...}}');
@@ -333,25 +364,28 @@ export class EntityService {
     const orgId = orgOf(p);
     const match = uniqueKeyMatch(slug, wanted);
     const same = (e: EntityItem) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v));
-    const result = await this.store.transaction(async (tx) => {
-      await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
-      const found: EntityItem[] = [];
-      for (let from = 0; ; from += 100) {
-        const page = await tx.searchEntities(orgId, { match, sort: [], from, size: 100 });
-        found.push(...page.results.filter(same));
-        if ((found.length > 0 && !strict) || found.length > 1 || from + 100 >= page.hits) break;
-      }
-      if (found.length > 1 && strict) {
-        throw conflict(`${found.length} ${slug} entities match unique_key ${JSON.stringify(unique_key)}`);
-      }
-      const hit = found[0];
-      if (hit) return { entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun), created: false };
-      // epilot: "Deleted entities cannot be updated": a key that matches only entities in the trash is a 405.
-      const trashed = await tx.searchEntities(orgId, { match, deleted: 'only', sort: [], from: 0, size: 100 });
-      const deleted = trashed.results.find(same);
-      if (deleted) throw deletedNotAllowed(slug, deleted._id);
-      return { entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun), created: true };
-    });
+    const result = await this.store.transaction((tx) =>
+      once(tx, orgId, opts.idempotency, async () => {
+        await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
+        const found: EntityItem[] = [];
+        for (let from = 0; ; from += 100) {
+          const page = await tx.searchEntities(orgId, { match, sort: [], from, size: 100 });
+          found.push(...page.results.filter(same));
+          if ((found.length > 0 && !strict) || found.length > 1 || from + 100 >= page.hits) break;
+        }
+        if (found.length > 1 && strict) {
+          throw conflict(`${found.length} ${slug} entities match unique_key ${JSON.stringify(unique_key)}`);
+        }
+        const hit = found[0];
+        if (hit)
+          return { status: 200 as const, body: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun) };
+        // epilot: "Deleted entities cannot be updated": a key that matches only entities in the trash is a 405.
+        const trashed = await tx.searchEntities(orgId, { match, deleted: 'only', sort: [], from: 0, size: 100 });
+        const deleted = trashed.results.find(same);
+        if (deleted) throw deletedNotAllowed(slug, deleted._id);
+        return { status: 201 as const, body: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun) };
+      }),
+    );
     if (!dryRun) this.onEvent();
     return result;
   }

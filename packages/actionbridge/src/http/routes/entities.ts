@@ -3,6 +3,7 @@ import { orgOf } from '../../auth/principal.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
 import { acceptBodylessJson } from '../bodies.js';
+import { answer, IDEMPOTENT_ROUTE, idempotencyOf } from '../idempotency.js';
 import type { Context, Who } from '../server.js';
 
 const schemaItem = (slug: string) => ({
@@ -57,43 +58,65 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     return schemaItem(checkSlug(req.params.slug));
   });
 
-  app.post<Slug>('/v1/entity/:slug', async (req, reply) =>
-    reply.status(201).send(await svc.create(await who(req), req.params.slug, req.body)),
-  );
+  // Writes take an `Idempotency-Key` (http/idempotency.ts): the first answer is stored with the write.
+  const idempotent = { config: IDEMPOTENT_ROUTE };
+
+  app.post<Slug>('/v1/entity/:slug', idempotent, async (req, reply) => {
+    const p = await who(req);
+    const idem = idempotencyOf(req, p);
+    return answer(reply, await svc.create(p, req.params.slug, req.body, { idempotency: idem }), idem);
+  });
 
   // `PATCH /v1/entity/{slug}:upsert`: the router cannot split a literal `:` after a parameter.
-  app.patch<Slug>('/v1/entity/:slug', async (req, reply) => {
+  app.patch<Slug>('/v1/entity/:slug', idempotent, async (req, reply) => {
     const m = /^(.+):upsert$/.exec(req.params.slug);
     if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
-    const { entity, created } = await svc.upsert(await who(req), m[1], req.body, dryRun(req.query), strict(req.query));
-    return reply.status(created ? 201 : 200).send(entity);
+    const p = await who(req);
+    const idem = idempotencyOf(req, p, dryRun(req.query));
+    const opts = { dryRun: dryRun(req.query), strict: strict(req.query), idempotency: idem };
+    return answer(reply, await svc.upsert(p, m[1], req.body, opts), idem);
   });
 
   app.get<SlugId>('/v1/entity/:slug/:id', async (req) => ({
     entity: await svc.get(await who(req), req.params.slug, req.params.id),
     relations: [],
   }));
-  app.put<SlugId>('/v1/entity/:slug/:id', async (req) =>
-    svc.update(await who(req), req.params.slug, req.params.id, req.body, 'put'),
-  );
+  app.put<SlugId>('/v1/entity/:slug/:id', idempotent, async (req, reply) => {
+    const p = await who(req);
+    const idem = idempotencyOf(req, p);
+    return answer(
+      reply,
+      await svc.update(p, req.params.slug, req.params.id, req.body, 'put', { idempotency: idem }),
+      idem,
+    );
+  });
   app.delete<SlugId & { Querystring: { purge?: boolean } }>(
     '/v1/entity/:slug/:id',
-    { schema: { querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } },
-    async (req) => svc.remove(await who(req), req.params.slug, req.params.id, req.query.purge === true),
+    { ...idempotent, schema: { querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } },
+    async (req, reply) => {
+      const p = await who(req);
+      const idem = idempotencyOf(req, p);
+      const purge = req.query.purge === true;
+      return answer(reply, await svc.remove(p, req.params.slug, req.params.id, purge, { idempotency: idem }), idem);
+    },
   );
 
   // Its own plugin: epilot's client sends `restoreEntity` without a body (see `acceptBodylessJson`).
   app.register(async (scope) => {
     acceptBodylessJson(scope);
     // `PATCH /v1/entity/{slug}/{id}:restore` too: the router cannot split a literal `:` after a parameter.
-    scope.patch<SlugId>('/v1/entity/:slug/:id', async (req) => {
+    scope.patch<SlugId>('/v1/entity/:slug/:id', idempotent, async (req, reply) => {
+      const p = await who(req);
       const restore = /^(.+):restore$/.exec(req.params.id);
       if (restore?.[1]) {
         checkRestoreBody(req.body);
-        return svc.restore(await who(req), req.params.slug, restore[1]);
+        const idem = idempotencyOf(req, p);
+        return answer(reply, await svc.restore(p, req.params.slug, restore[1], { idempotency: idem }), idem);
       }
       if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
-      return svc.update(await who(req), req.params.slug, req.params.id, req.body, 'patch', dryRun(req.query));
+      const idem = idempotencyOf(req, p, dryRun(req.query));
+      const opts = { dryRun: dryRun(req.query), idempotency: idem };
+      return answer(reply, await svc.update(p, req.params.slug, req.params.id, req.body, 'patch', opts), idem);
     });
   });
 }
