@@ -46,6 +46,8 @@ const IMPLEMENTED = {
   entity: [
     'listSchemas',
     'getSchema',
+    'putSchema',
+    'deleteSchema',
     'searchEntities',
     'createEntity',
     'upsertEntity',
@@ -199,14 +201,27 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'upsertEntity', again, 200);
     });
 
-    it('listSchemas (200)', { todo: 'EntitySchemaItem requires capabilities (and more) in each result' }, async () => {
+    it('listSchemas (200)', async () => {
       const { entities } = await clients();
       expectAnswer(d, 'listSchemas', await call(entities.listSchemas()), 200);
     });
 
-    it('getSchema (200)', { todo: 'EntitySchemaItem requires capabilities (and more)' }, async () => {
+    it('getSchema (200, 404)', async () => {
       const { entities } = await clients();
       expectAnswer(d, 'getSchema', await call(entities.getSchema({ slug: 'contact' })), 200);
+      expectAnswer(d, 'getSchema', await call(entities.getSchema({ slug: 'nothing-here' })), 404);
+    });
+
+    it('putSchema (200) and deleteSchema (200)', async () => {
+      const { entities } = await clients();
+      const schema = {
+        name: 'Meter',
+        plural: 'Meters',
+        attributes: [{ name: 'reading', label: 'Reading', type: 'number' }],
+        capabilities: [],
+      } as never;
+      expectAnswer(d, 'putSchema', await call(entities.putSchema({ slug: 'meter' }, schema)), 200);
+      expectAnswer(d, 'deleteSchema', await call(entities.deleteSchema({ slug: 'meter' })), 200);
     });
   });
 

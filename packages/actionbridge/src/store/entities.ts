@@ -173,6 +173,18 @@ export async function listEntitySchemas(db: Db, orgId: string) {
   return rows.map((r) => r.schema);
 }
 
+/** Whether the org has an entity of `schema` (in the trash too): one probe of the (org_id, schema) index. */
+export async function hasEntitiesOf(db: Db, orgId: string, schema: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('entities')
+    .select('id')
+    .where('org_id', '=', orgId)
+    .where('schema', '=', schema)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export function insertEntity(db: Db, e: EntityItem) {
   return atomically(db, async (tx) => {
     await tx
@@ -829,6 +841,7 @@ export function entityQueries({ db, dialect }: Q) {
     /** Entities of an org, optionally of one schema, newest first: a scan, for tests and tools. */
     listEntities: (orgId: string, schema?: string) => listEntities(db, orgId, schema),
     listEntitySchemas: (orgId: string) => listEntitySchemas(db, orgId),
+    hasEntitiesOf: (orgId: string, schema: string) => hasEntitiesOf(db, orgId, schema),
     /** Writes keep the entity's search index in the same transaction. */
     insertEntity: (e: EntityItem) => insertEntity(db, e),
     replaceEntity: (e: EntityItem) => replaceEntity(db, e),

@@ -1,17 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { orgOf } from '../../auth/principal.js';
 import { badRequest, notFound } from '../../domain/errors.js';
-import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
 import { acceptBodylessJson } from '../bodies.js';
 import { answer, IDEMPOTENT_ROUTE, idempotencyOf } from '../idempotency.js';
 import type { Context, Who } from '../server.js';
-
-const schemaItem = (slug: string) => ({
-  slug,
-  name: slug.charAt(0).toUpperCase() + slug.slice(1).replace(/[_-]/g, ' '),
-  plural: `${slug}s`,
-  attributes: [],
-});
+import { entitySchemaRoutes } from './entity-schemas.js';
 
 /** epilot's `?dry_run=true` on PATCH and upsert: answer as if written, write nothing. */
 const dryRun = (query: unknown) => (query as { dry_run?: string } | undefined)?.dry_run === 'true';
@@ -47,16 +39,8 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     async (req) => svc.search(await who(req), req.body),
   );
 
-  app.get('/v1/entity/schemas', async (req) => {
-    const orgId = orgOf(await who(req));
-    const used = await ctx.store.listEntitySchemas(orgId);
-    return { results: [...new Set([...BUILTIN_SCHEMAS, ...used])].map(schemaItem) };
-  });
-
-  app.get<Slug>('/v1/entity/schemas/:slug', async (req) => {
-    await who(req);
-    return schemaItem(checkSlug(req.params.slug));
-  });
+  // epilot's entity schemas, in their own plugin (routes/entity-schemas.ts).
+  app.register(async (scope) => entitySchemaRoutes(scope, ctx, who));
 
   // Writes take an `Idempotency-Key` (http/idempotency.ts): the first answer is stored with the write.
   const idempotent = { config: IDEMPOTENT_ROUTE };
