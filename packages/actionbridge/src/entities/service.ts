@@ -367,10 +367,15 @@ export class EntityService {
     const result = await this.store.transaction((tx) =>
       once(tx, orgId, opts.idempotency, async () => {
         await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
+        // One lookup sees the trash too: epilot's "Deleted entities cannot be updated" (405 below).
         const found: EntityItem[] = [];
+        let trashed: EntityItem | undefined;
         for (let from = 0; ; from += 100) {
-          const page = await tx.searchEntities(orgId, { match, sort: [], from, size: 100 });
-          found.push(...page.results.filter(same));
+          const page = await tx.searchEntities(orgId, { match, deleted: 'include', sort: [], from, size: 100 });
+          for (const e of page.results.filter(same)) {
+            if (!e._deleted_at) found.push(e);
+            else trashed ??= e;
+          }
           if ((found.length > 0 && !strict) || found.length > 1 || from + 100 >= page.hits) break;
         }
         if (found.length > 1 && strict) {
@@ -379,10 +384,8 @@ export class EntityService {
         const hit = found[0];
         if (hit)
           return { status: 200 as const, body: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun) };
-        // epilot: "Deleted entities cannot be updated": a key that matches only entities in the trash is a 405.
-        const trashed = await tx.searchEntities(orgId, { match, deleted: 'only', sort: [], from: 0, size: 100 });
-        const deleted = trashed.results.find(same);
-        if (deleted) throw deletedNotAllowed(slug, deleted._id);
+        // A key that matches only entities in the trash is a 405: restore one, or purge them, first.
+        if (trashed) throw deletedNotAllowed(slug, trashed._id);
         return { status: 201 as const, body: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun) };
       }),
     );
