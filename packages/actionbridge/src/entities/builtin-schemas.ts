@@ -112,3 +112,7 @@ export const BUILTIN_SCHEMA_DEFINITIONS = {
     ],
   },
 } as const;
+
+export type BuiltinSchema = keyof typeof BUILTIN_SCHEMA_DEFINITIONS;
+/** Schemas every org has, in the order they are listed; any other valid slug works too. */
+export const BUILTIN_SCHEMAS = Object.keys(BUILTIN_SCHEMA_DEFINITIONS) as BuiltinSchema[];

@@ -1,8 +1,8 @@
 import { badRequest, notFound } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
-import { BUILTIN_SCHEMA_DEFINITIONS } from './builtin-schemas.js';
-import { BUILTIN_SCHEMAS, checkSlug } from './service.js';
+import { BUILTIN_SCHEMA_DEFINITIONS, BUILTIN_SCHEMAS, type BuiltinSchema } from './builtin-schemas.js';
+import { checkSlug } from './service.js';
 
 /** epilot's `EntitySchemaItem`: an `EntitySchema` with the server's id, version and times. */
 export interface EntitySchemaItem {
@@ -32,8 +32,7 @@ const REFUSED: Record<string, string> = {
 /** Fields of an `EntitySchemaItem` read back and sent again: the server's, replaced on every put. */
 const SERVER_FIELDS = ['id', 'version', 'created_at', 'updated_at', 'frozen', 'latest', '_summary'];
 
-const isBuiltin = (slug: string): slug is keyof typeof BUILTIN_SCHEMA_DEFINITIONS =>
-  (BUILTIN_SCHEMAS as readonly string[]).includes(slug);
+const isBuiltin = (slug: string): slug is BuiltinSchema => (BUILTIN_SCHEMAS as string[]).includes(slug);
 
 /** A built-in schema's definition (a copy), if `slug` names one. */
 const builtin = (slug: string): EntitySchemaItem | undefined =>

@@ -8,8 +8,6 @@ import { diffAttributes, isEmptyDiff } from './diff.js';
 import { type IdempotencyRequest, type Outcome, once } from './idempotency.js';
 import { planSearch, uniqueKeyMatch } from './planner.js';
 
-/** Schemas every org has; any other valid slug works too. */
-export const BUILTIN_SCHEMAS = ['opportunity', 'contact', 'contract'] as const;
 export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /** System fields the server owns: sent values are ignored (`_schema` must match the path). */
