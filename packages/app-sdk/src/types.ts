@@ -36,8 +36,11 @@ export type ExecutionStatus =
   | 'scheduled'
   | 'hot';
 
-/** What happened to the entity: `<schema>.<created|updated|deleted|manual>`, e.g. `opportunity.updated`. */
-export type TriggerEvent = `${string}.${'created' | 'updated' | 'deleted' | 'manual'}`;
+/**
+ * What happened to the entity: `<schema>.<created|updated|deleted|restored|manual>`, e.g.
+ * `opportunity.updated`; `deleted` for a soft delete (to the trash) and a purge alike.
+ */
+export type TriggerEvent = `${string}.${'created' | 'updated' | 'deleted' | 'restored' | 'manual'}`;
 
 /** The attribute changes of an entity operation. */
 export interface EntityDiff {
@@ -49,8 +52,12 @@ export interface EntityDiff {
   deleted: Record<string, unknown>;
 }
 
-/** The entity operations a flow can be triggered by. */
-export type EntityOperation = 'createEntity' | 'updateEntity' | 'deleteEntity';
+/**
+ * The entity operations a flow can be triggered by (epilot's `EntityOperation`): `softDeleteEntity`
+ * moves an entity to the trash, `restoreEntity` takes it out again, `deleteEntity` deletes it for
+ * good (a purge).
+ */
+export type EntityOperation = 'createEntity' | 'updateEntity' | 'deleteEntity' | 'softDeleteEntity' | 'restoreEntity';
 
 /** What started the execution. */
 export interface CustomActionTrigger {

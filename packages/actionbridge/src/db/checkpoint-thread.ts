@@ -6,7 +6,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 
-const { file, synchronous } = workerData as { file: string; synchronous: 'NORMAL' | 'FULL' };
+const { file, synchronous, closed } = workerData as {
+  file: string;
+  synchronous: 'NORMAL' | 'FULL';
+  /** Set to 1 (and notified) once this thread's connection is closed: the main thread waits on it. */
+  closed: Int32Array;
+};
 const db = new SQLite(file);
 db.pragma('busy_timeout = 5000');
 db.pragma(`synchronous = ${synchronous}`);
@@ -16,6 +21,8 @@ db.pragma('wal_autocheckpoint = 0');
 parentPort?.on('message', (msg: 'checkpoint' | 'close') => {
   if (msg === 'close') {
     db.close();
+    Atomics.store(closed, 0, 1);
+    Atomics.notify(closed, 0);
     parentPort?.close();
     return;
   }

@@ -1,8 +1,19 @@
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type SQLite from 'better-sqlite3';
 
 /** How long after a statement the WAL is checkpointed: bounds the WAL to ~this much writing. */
 const DELAY_MS = 100;
+/** The WAL size at which the checkpoint thread starts (SQLite checkpoints at 1,000 pages of 4 KiB). */
+const START_AT_BYTES = 1000 * 4096;
+
+function walBytes(file: string): number {
+  try {
+    return statSync(`${file}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * SQLite WAL checkpoints in a thread of their own. SQLite's automatic checkpoint runs inside the
@@ -11,8 +22,8 @@ const DELAY_MS = 100;
  * actions, per-statement timer): 123 of 4,794 commits took > 2 ms, 645 ms of the 1,089 ms spent
  * in commits; the other commits averaged 95 µs. So the main connection turns automatic checkpoints
  * off, and a worker thread with its own connection runs `wal_checkpoint(PASSIVE)` (which never
- * blocks writers) ~100 ms after statements were run. The thread starts with the first checkpoint;
- * if it cannot run, the main connection's automatic checkpoints come back.
+ * blocks writers) ~100 ms after statements were run. The thread starts once the WAL is as long as
+ * SQLite would let it grow; if it cannot run, the main connection's automatic checkpoints come back.
  */
 export class Checkpointer {
   private worker: Worker | undefined;
@@ -21,6 +32,8 @@ export class Checkpointer {
   private again = false;
   private failed = false;
   private closed = false;
+  /** The thread sets it to 1 once its connection is closed (see {@link close}). */
+  private readonly closedFlag = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     private readonly sqlite: SQLite.Database,
@@ -41,6 +54,9 @@ export class Checkpointer {
   private request(): void {
     this.timer = undefined;
     if (this.closed) return;
+    // The thread (a V8 isolate of its own, ~10 MB) starts only once the WAL has grown as far as
+    // SQLite's own automatic checkpoint lets it (1,000 pages): a quiet process never needs it.
+    if (!this.worker && walBytes(this.file) < START_AT_BYTES) return;
     if (this.busy) {
       this.again = true;
       return;
@@ -52,7 +68,7 @@ export class Checkpointer {
   private thread(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./checkpoint-thread.js', import.meta.url), {
-      workerData: { file: this.file, synchronous: this.synchronous },
+      workerData: { file: this.file, synchronous: this.synchronous, closed: this.closedFlag },
     });
     worker.unref();
     worker.on('message', (msg: { ok: boolean; error?: string }) => {
@@ -80,13 +96,17 @@ export class Checkpointer {
   }
 
   /**
-   * Stops the thread: it closes its connection once a checkpoint it is running ends (the last
-   * connection to close checkpoints what is left). Synchronous, as closing the database is.
+   * Stops the thread, and waits (at most 5 s) until its connection is closed — after a checkpoint it
+   * is running — so that nothing touches the database files once the main connection closes them.
+   * Synchronous, as closing the database is: it blocks only at shutdown.
    */
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
-    this.worker?.postMessage('close');
+    const worker = this.worker;
     this.worker = undefined;
+    if (!worker) return;
+    worker.postMessage('close');
+    Atomics.wait(this.closedFlag, 0, 0, 5000);
   }
 }

@@ -4,11 +4,18 @@ import { entityIndex } from './migrations/0006_entity_index.js';
 import { appConfigurations } from './migrations/0007_app_configurations.js';
 import { eventPreviousValues } from './migrations/0008_event_previous_values.js';
 import { relationsActivities } from './migrations/0009_relations_activities.js';
+import { entityLifecycle } from './migrations/0010_entity_lifecycle.js';
 import { hotPathIndexes } from './migrations/0013_hot_path_indexes.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
  * Column types are the ones SQLite and PostgreSQL share (text, integer, bigint).
+ *
+ * Kysely applies pending migrations in name order; the order of the keys below does not matter
+ * (branches register theirs as they land: 0007 before 0006, 0010 before 0009). A database that
+ * already ran a later-numbered migration refuses an earlier one that lands after it unless the
+ * Migrator allows unordered migrations (`allowUnorderedMigrations`, in db/connect.ts); none of
+ * these depends on a number it skipped.
  */
 const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -210,6 +217,7 @@ migrations['0007_app_configurations'] = appConfigurations;
 migrations['0006_entity_index'] = entityIndex;
 migrations['0008_event_previous_values'] = eventPreviousValues;
 migrations['0009_relations_activities'] = relationsActivities;
+migrations['0010_entity_lifecycle'] = entityLifecycle;
 migrations['0013_hot_path_indexes'] = hotPathIndexes;
 
 export const migrationProvider: MigrationProvider = {

@@ -26,7 +26,34 @@ export interface Database {
     created_at: string;
     updated_at: string;
   };
-  entities: { id: string; org_id: string; schema: string; data: string; created_at: string; updated_at: string };
+  entities: {
+    id: string;
+    org_id: string;
+    schema: string;
+    data: string;
+    created_at: string;
+    updated_at: string;
+    /** Set while the entity is soft-deleted (in the trash). */
+    deleted_at: string | null;
+  };
+  /** The stored answer of a write sent with an `Idempotency-Key` (migration 0010). */
+  idempotency_keys: {
+    org_id: string;
+    key: string;
+    /** SHA-256 of the caller, method, URL and body: a retry must be the same request. */
+    fingerprint: string;
+    /** `METHOD /path` of the first request, for messages. */
+    request: string;
+    status: number;
+    /** JSON. */
+    body: string;
+    /** The entity the answer holds (a purge forgets its answers). */
+    entity_id: string | null;
+    created_ms: number;
+    expires_ms: number;
+  };
+  /** An org's entity schemas (epilot's `putSchema`); `data` is the EntitySchemaItem as JSON. */
+  entity_schemas: { org_id: string; slug: string; data: string; created_at: string; updated_at: string };
   entity_events: {
     id: string;
     org_id: string;

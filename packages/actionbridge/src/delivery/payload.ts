@@ -6,6 +6,8 @@ const TRIGGER_SUFFIX = {
   createEntity: 'created',
   updateEntity: 'updated',
   deleteEntity: 'deleted',
+  softDeleteEntity: 'deleted',
+  restoreEntity: 'restored',
   manual: 'manual',
 } as const;
 

@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'not_allowed'
   | 'conflict'
   | 'unprocessable'
   | 'too_large'
@@ -30,3 +31,5 @@ export const notFound = (what: string) => new DomainError('not_found', `${what} 
 export const forbidden = (message: string) => new DomainError('forbidden', message);
 export const unauthorized = (message: string) => new DomainError('unauthorized', message);
 export const conflict = (message: string) => new DomainError('conflict', message);
+/** The target exists but this operation cannot act on it in its state (epilot: a deleted entity is a 405). */
+export const notAllowed = (message: string) => new DomainError('not_allowed', message);

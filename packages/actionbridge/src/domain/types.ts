@@ -76,6 +76,27 @@ export interface EntityItem {
   _tags?: string[];
   _created_at: string;
   _updated_at: string;
+  /** Set while the entity is soft-deleted (in the trash); absent otherwise. */
+  _deleted_at?: string;
+  /** epilot's `EntityOwner`s, as clients sent them. */
+  _owners?: EntityOwner[];
+  /** epilot's `EntityAcl`, as clients sent it (stored and returned; access follows grants). */
+  _acl?: EntityAcl;
+  [k: string]: unknown;
+}
+
+/** epilot's `EntityOwner`: the user / organization owning an entity. */
+export interface EntityOwner {
+  org_id: string;
+  user_id?: string;
+  [k: string]: unknown;
+}
+
+/** epilot's `EntityAcl`: who an entity is shared with (`view`, `edit`, `delete`: e.g. `org:456`). */
+export interface EntityAcl {
+  view?: string[];
+  edit?: string[];
+  delete?: string[];
   [k: string]: unknown;
 }
 

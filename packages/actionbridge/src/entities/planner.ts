@@ -2,6 +2,7 @@ import { badRequest } from '../domain/errors.js';
 import type { EntityItem, Grant } from '../domain/types.js';
 import {
   COLUMN_FIELDS,
+  type DeletedMode,
   type EntityMatch,
   type EntityScope,
   type EntitySearch,
@@ -36,12 +37,16 @@ const REFUSED: Record<string, (v: unknown) => string | undefined> = {
       : undefined,
   include_scores: (v) =>
     v === true || v === 'true' ? 'include_scores is not supported: results are not scored' : undefined,
-  include_deleted: (v) =>
-    v === true || v === 'true' || v === 'only'
-      ? 'include_deleted is not supported: deleted entities are not kept'
-      : undefined,
 };
-const KNOWN = new Set(['q', 'sort', 'from', 'size', 'fields', ...Object.keys(REFUSED)]);
+const KNOWN = new Set(['q', 'sort', 'from', 'size', 'fields', 'include_deleted', ...Object.keys(REFUSED)]);
+
+/** epilot's `include_deleted` ("true", "false", "only"; booleans too): which entities a search sees. */
+function deletedMode(v: unknown): DeletedMode {
+  if (v === undefined || v === null || v === false || v === 'false') return 'exclude';
+  if (v === true || v === 'true') return 'include';
+  if (v === 'only') return 'only';
+  throw badRequest('include_deleted must be "true", "false" or "only"');
+}
 
 /** Term values longer than the index keeps compare by their indexed start (see store/entities.ts). */
 function eqMatch(paths: string[], value: string | number | boolean): EntityMatch {
@@ -220,7 +225,14 @@ export function planSearch(
   const from = int(b.from, 'from', MAX_FROM, 0);
   const project = fieldProjection(b.fields);
   return {
-    search: { match, scope: viewScope(grants), sort: parseSort(b.sort), from, size },
+    search: {
+      match,
+      scope: viewScope(grants),
+      deleted: deletedMode(b.include_deleted),
+      sort: parseSort(b.sort),
+      from,
+      size,
+    },
     ...(project ? { project } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
-import { badRequest, conflict, forbidden, notFound, unprocessable } from '../domain/errors.js';
+import { badRequest, conflict, forbidden, notAllowed, notFound, unprocessable } from '../domain/errors.js';
 import type {
   ActivityOperation,
   EntityDiff,
@@ -14,17 +14,59 @@ import { type BatchSink, GroupCommit } from '../store/group-commit.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { diffAttributes, isEmptyDiff } from './diff.js';
+import { type IdempotencyRequest, type Outcome, once } from './idempotency.js';
 import { planSearch, uniqueKeyMatch } from './planner.js';
 import { checkRelations, relationItems, sameRelations } from './relations.js';
 
-/** Schemas every org has; any other valid slug works too. */
-export const BUILTIN_SCHEMAS = ['opportunity', 'contact', 'contract'] as const;
 export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
 /** Path segments of epilot's entity API that are not entity schemas: `/v1/entity/activity` is the Activity API. */
 const NOT_SCHEMAS = new Set(['activity']);
 
 /** System fields the server owns: sent values are ignored (`_schema` must match the path). */
-const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at', '_owners', '_acl']);
+const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at']);
+
+/**
+ * System fields clients may set (epilot's `_owners`, `_acl`): checked, stored and returned. A PUT
+ * that leaves them out keeps them, as it keeps the server's fields; a PATCH replaces one it sends.
+ */
+const KEPT_ON_PUT = ['_owners', '_acl'] as const;
+
+/** Most owners, ACL entries per list, and characters per id or entry an entity may carry. */
+const MAX_OWNERS = 100;
+const MAX_ACL_ENTRIES = 1000;
+const MAX_ID = 256;
+
+const isId = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID;
+
+/** epilot's `EntityOwner[]`: `[{org_id, user_id?}]`. */
+function checkOwners(v: unknown): void {
+  const shape = `_owners must be an array of at most ${MAX_OWNERS} {org_id, user_id?} (ids 1–${MAX_ID} characters)`;
+  if (!Array.isArray(v) || v.length > MAX_OWNERS) throw badRequest(shape);
+  v.forEach((o, i) => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw badRequest(`_owners[${i}]: ${shape}`);
+    const owner = o as Record<string, unknown>;
+    if (!isId(owner.org_id)) throw badRequest(`_owners[${i}].org_id must be a string of 1–${MAX_ID} characters`);
+    if (owner.user_id !== undefined && !isId(owner.user_id)) {
+      throw badRequest(`_owners[${i}].user_id must be a string of 1–${MAX_ID} characters`);
+    }
+  });
+}
+
+/** epilot's `EntityAcl`: `{view?, edit?, delete?}` lists of entries such as `org:456` (more keys allowed). */
+function checkAcl(v: unknown): void {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw badRequest('_acl must be an object {view?, edit?, delete?} of lists such as ["org:456"]');
+  }
+  for (const list of ['view', 'edit', 'delete'] as const) {
+    const entries = (v as Record<string, unknown>)[list];
+    if (entries === undefined) continue;
+    if (!Array.isArray(entries) || entries.length > MAX_ACL_ENTRIES || !entries.every(isId)) {
+      throw badRequest(
+        `_acl.${list} must be an array of at most ${MAX_ACL_ENTRIES} strings of 1–${MAX_ID} characters (e.g. "org:456")`,
+      );
+    }
+  }
+}
 
 export function checkSlug(slug: string): string {
   if (!SLUG.test(slug))
@@ -76,9 +118,15 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
   if (b._title !== undefined && b._title !== null && typeof b._title !== 'string') {
     throw badRequest('_title must be a string');
   }
+  if (b._owners !== undefined) checkOwners(b._owners);
+  if (b._acl !== undefined) checkAcl(b._acl);
   checkRelations(userAttributes(b));
   return b;
 }
+
+/** epilot: "Deleted entities cannot be updated. You'll need to recover the entity first before updating." */
+const deletedNotAllowed = (slug: string, id: string) =>
+  notAllowed(`${slug} ${id} is deleted: restore it (PATCH /v1/entity/${slug}/${id}:restore) before changing it`);
 
 /**
  * What an entity write is part of: epilot's `activity_id` query parameter, and the activity type a
@@ -87,6 +135,16 @@ function checkBody(body: unknown, slug: string): Record<string, unknown> {
 export interface WriteActivity {
   id?: string;
   type?: string;
+}
+
+/**
+ * How a write runs: epilot's `dry_run` (check and answer, write nothing), an `Idempotency-Key`,
+ * and the activity it is part of.
+ */
+export interface WriteOptions {
+  dryRun?: boolean;
+  idempotency?: IdempotencyRequest | undefined;
+  activity?: WriteActivity;
 }
 
 function getPath(obj: unknown, path: string): unknown {
@@ -101,7 +159,9 @@ function getPath(obj: unknown, path: string): unknown {
 
 /**
  * The entity API: every write checks the caller's grants and stores the entity and its event (with
- * the diff) in one transaction, where the engine carries the event out.
+ * the diff) in one transaction, where the engine carries the event out. A write sent with an
+ * `Idempotency-Key` also stores its answer in that transaction (see `once`), and a retry gets that
+ * answer back.
  */
 export class EntityService {
   constructor(
@@ -129,9 +189,19 @@ export class EntityService {
     }
   }
 
-  /** Loads an entity of the caller's org and path schema; another org's or schema's is a 404. */
+  /**
+   * Loads an entity of the caller's org and path schema; another org's or schema's is a 404, and so
+   * is a soft-deleted one (it is in the trash: searches with `include_deleted` find it).
+   */
   private async load(p: Principal, slug: string, id: string): Promise<EntityItem> {
     const e = await this.store.getEntity(orgOf(p), id);
+    if (!e || e._schema !== slug || e._deleted_at) throw notFound(`${slug} ${id}`);
+    return e;
+  }
+
+  /** The entity to write, locked for the transaction; another org's or schema's is a 404. */
+  private async lockedIn(tx: Store, p: Principal, slug: string, id: string): Promise<EntityItem> {
+    const e = await tx.getEntity(orgOf(p), id, true);
     if (!e || e._schema !== slug) throw notFound(`${slug} ${id}`);
     return e;
   }
@@ -144,17 +214,22 @@ export class EntityService {
   }
 
   /** `dryRun`: check and compute the result, write nothing, trigger nothing (epilot's `dry_run`). */
-  async create(
-    p: Principal,
-    slug: string,
-    body: unknown,
-    dryRun = false,
-    activity: WriteActivity = {},
-  ): Promise<EntityItem> {
+  async create(p: Principal, slug: string, body: unknown, opts: WriteOptions = {}): Promise<Outcome> {
     checkSlug(slug);
     const attrs = userAttributes(checkBody(body, slug));
-    if (dryRun) return this.createIn(this.store, p, slug, attrs, true, activity, []);
-    return this.write((tx, emitted) => this.createIn(tx, p, slug, attrs, false, activity, emitted));
+    const activity = opts.activity ?? {};
+    if (opts.dryRun)
+      return {
+        status: 201,
+        body: await this.createIn(this.store, p, slug, attrs, true, activity, []),
+        replayed: false,
+      };
+    return this.write((tx, emitted) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 201,
+        body: await this.createIn(tx, p, slug, attrs, false, activity, emitted),
+      })),
+    );
   }
 
   private compose(p: Principal, slug: string, attrs: Record<string, unknown>): EntityItem {
@@ -193,12 +268,18 @@ export class EntityService {
     id: string,
     body: unknown,
     mode: 'put' | 'patch',
-    dryRun = false,
-    activity: WriteActivity = {},
-  ): Promise<EntityItem> {
+    opts: WriteOptions = {},
+  ): Promise<Outcome> {
     checkSlug(slug);
     const b = checkBody(body, slug);
-    return this.write((tx, emitted) => this.updateIn(tx, p, slug, id, b, mode, dryRun, activity, emitted));
+    const dryRun = opts.dryRun === true;
+    const activity = opts.activity ?? {};
+    return this.write((tx, emitted) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 200,
+        body: await this.updateIn(tx, p, slug, id, b, mode, dryRun, activity, emitted),
+      })),
+    );
   }
 
   /**
@@ -214,9 +295,9 @@ export class EntityService {
   ): Promise<EntityItem> {
     checkSlug(slug);
     return this.write(async (tx, emitted) => {
-      const before = await tx.getEntity(orgOf(p), id, true);
-      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+      const before = await this.lockedIn(tx, p, slug, id);
       this.check(p, 'entity:edit', slug, id);
+      if (before._deleted_at) throw deletedNotAllowed(slug, id);
       return this.updateIn(tx, p, slug, id, await change(before, tx), 'patch', false, activity, emitted);
     });
   }
@@ -232,9 +313,9 @@ export class EntityService {
     activity: WriteActivity,
     emitted: EntityEvent[],
   ): Promise<EntityItem> {
-    const before = await tx.getEntity(orgOf(p), id, true);
-    if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
+    const before = await this.lockedIn(tx, p, slug, id);
     this.check(p, 'entity:edit', slug, id);
+    if (before._deleted_at) throw deletedNotAllowed(slug, id);
     if (mode === 'patch' && typeof b._updated_at === 'string') {
       const sent = Date.parse(b._updated_at);
       if (Number.isNaN(sent)) throw badRequest('_updated_at must be an ISO date-time');
@@ -245,6 +326,7 @@ export class EntityService {
       }
     }
     const attrs = mode === 'put' ? userAttributes(b) : { ...userAttributes(before), ...userAttributes(b) };
+    for (const k of KEPT_ON_PUT) if (attrs[k] === undefined && before[k] !== undefined) attrs[k] = before[k];
     const after = compose(
       {
         _id: before._id,
@@ -271,28 +353,81 @@ export class EntityService {
     return after;
   }
 
-  async remove(p: Principal, slug: string, id: string, activity: WriteActivity = {}): Promise<EntityItem> {
+  /**
+   * epilot's `deleteEntity`: a soft delete by default (the entity goes to the trash: `_deleted_at`
+   * set, out of reads and default searches, restorable; event `softDeleteEntity`). `purge` deletes
+   * it for good, also from the trash: its row, its search index rows and the stored answers of
+   * writes that returned it (event `deleteEntity`). Soft-deleting an entity already in the trash is
+   * a 404, as reading it is.
+   */
+  async remove(p: Principal, slug: string, id: string, purge: boolean, opts: WriteOptions = {}): Promise<Outcome> {
     checkSlug(slug);
-    return this.write(async (tx, emitted) => {
-      const before = await tx.getEntity(orgOf(p), id, true);
-      if (!before || before._schema !== slug) throw notFound(`${slug} ${id}`);
-      this.check(p, 'entity:delete', slug, id);
-      const act = await this.activityOf(tx, p, activity);
+    const activity = opts.activity ?? {};
+    return this.write((tx, emitted) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 200,
+        body: await this.removeIn(tx, p, slug, id, purge, activity, emitted),
+      })),
+    );
+  }
+
+  private async removeIn(
+    tx: Store,
+    p: Principal,
+    slug: string,
+    id: string,
+    purge: boolean,
+    activity: WriteActivity,
+    emitted: EntityEvent[],
+  ): Promise<EntityItem> {
+    const before = await this.lockedIn(tx, p, slug, id);
+    if (!purge && before._deleted_at) throw notFound(`${slug} ${id}`);
+    this.check(p, 'entity:delete', slug, id);
+    const act = await this.activityOf(tx, p, activity);
+    const diff = diffAttributes(userAttributes(before), {});
+    if (purge) {
       await tx.deleteEntity(before._org, id);
+      await tx.deleteIdempotencyRecordsOf(before._org, id);
       // Its own relations go with it; other entities' relations to it stay theirs (and read as missing).
       if (relationItems(before).length) await tx.setEntityRelations(before._org, id, []);
-      await this.emit(
-        tx,
-        emitted,
-        p,
-        'deleteEntity',
-        before,
-        diffAttributes(userAttributes(before), {}),
-        undefined,
-        act,
-      );
+      await this.emit(tx, emitted, p, 'deleteEntity', before, diff, undefined, act);
       return before;
-    });
+    }
+    const trashed: EntityItem = { ...before, _deleted_at: nowIso() };
+    await tx.replaceEntity(trashed);
+    await this.emit(tx, emitted, p, 'softDeleteEntity', trashed, diff, undefined, act);
+    return trashed;
+  }
+
+  /**
+   * epilot's `restoreEntity`: takes a soft-deleted entity out of the trash as it was (event
+   * `restoreEntity`, its attributes as added). One that is not deleted is a 400, as epilot
+   * documents. Needs the grant to delete it: restoring undoes a delete.
+   */
+  async restore(p: Principal, slug: string, id: string, opts: WriteOptions = {}): Promise<Outcome> {
+    checkSlug(slug);
+    return this.write((tx, emitted) =>
+      once(tx, orgOf(p), opts.idempotency, async () => ({
+        status: 200,
+        body: await this.restoreIn(tx, p, slug, id, emitted),
+      })),
+    );
+  }
+
+  private async restoreIn(
+    tx: Store,
+    p: Principal,
+    slug: string,
+    id: string,
+    emitted: EntityEvent[],
+  ): Promise<EntityItem> {
+    const before = await this.lockedIn(tx, p, slug, id);
+    this.check(p, 'entity:delete', slug, id);
+    if (!before._deleted_at) throw badRequest(`${slug} ${id} is not deleted: there is nothing to restore`);
+    const { _deleted_at: _d, ...restored } = before;
+    await tx.replaceEntity(restored);
+    await this.emit(tx, emitted, p, 'restoreEntity', restored, diffAttributes({}, userAttributes(restored)));
+    return restored;
   }
 
   /**
@@ -305,10 +440,11 @@ export class EntityService {
     p: Principal,
     slug: string,
     body: unknown,
-    dryRun = false,
-    strict = false,
-    activity: WriteActivity = {},
-  ): Promise<{ entity: EntityItem; created: boolean }> {
+    opts: WriteOptions & { strict?: boolean } = {},
+  ): Promise<Outcome> {
+    const dryRun = opts.dryRun === true;
+    const strict = opts.strict === true;
+    const activity = opts.activity ?? {};
     checkSlug(slug);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw badRequest('the body must be {"unique_key": [...], "entity": {...}}');
@@ -324,29 +460,34 @@ export class EntityService {
     const orgId = orgOf(p);
     const match = uniqueKeyMatch(slug, wanted);
     const same = (e: EntityItem) => wanted.every(([k, v]) => JSON.stringify(getPath(e, k)) === JSON.stringify(v));
-    return this.write(async (tx, emitted) => {
-      await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
-      const found: EntityItem[] = [];
-      for (let from = 0; ; from += 100) {
-        const page = await tx.searchEntities(orgId, { match, sort: [], from, size: 100 });
-        found.push(...page.results.filter(same));
-        if ((found.length > 0 && !strict) || found.length > 1 || from + 100 >= page.hits) break;
-      }
-      if (found.length > 1 && strict) {
-        throw conflict(`${found.length} ${slug} entities match unique_key ${JSON.stringify(unique_key)}`);
-      }
-      const hit = found[0];
-      if (hit) {
-        return {
-          entity: await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun, activity, emitted),
-          created: false,
-        };
-      }
-      return {
-        entity: await this.createIn(tx, p, slug, userAttributes(attrs), dryRun, activity, emitted),
-        created: true,
-      };
-    });
+    return this.write((tx, emitted) =>
+      once(tx, orgId, opts.idempotency, async () => {
+        await tx.lockEntityKey(JSON.stringify([orgId, slug, wanted]));
+        // One lookup sees the trash too: epilot's "Deleted entities cannot be updated" (405 below).
+        const found: EntityItem[] = [];
+        let trashed: EntityItem | undefined;
+        for (let from = 0; ; from += 100) {
+          const page = await tx.searchEntities(orgId, { match, deleted: 'include', sort: [], from, size: 100 });
+          for (const e of page.results.filter(same)) {
+            if (!e._deleted_at) found.push(e);
+            else trashed ??= e;
+          }
+          if ((found.length > 0 && !strict) || found.length > 1 || from + 100 >= page.hits) break;
+        }
+        if (found.length > 1 && strict) {
+          throw conflict(`${found.length} ${slug} entities match unique_key ${JSON.stringify(unique_key)}`);
+        }
+        const hit = found[0];
+        if (hit) {
+          const body = await this.updateIn(tx, p, slug, hit._id, attrs, 'patch', dryRun, activity, emitted);
+          return { status: 200 as const, body };
+        }
+        // A key that matches only entities in the trash is a 405: restore one, or purge them, first.
+        if (trashed) throw deletedNotAllowed(slug, trashed._id);
+        const body = await this.createIn(tx, p, slug, userAttributes(attrs), dryRun, activity, emitted);
+        return { status: 201 as const, body };
+      }),
+    );
   }
 
   /** epilot's `searchEntities`: Lucene `q`, `sort`, `from`, `size` (at most 1000), `fields`. */

@@ -66,7 +66,8 @@ export class ExecutionService {
         throw conflict(`flow ${flow.id} is disabled${by}: enable it to start executions`);
       }
       const entity: EntityItem | undefined = await tx.getEntity(orgId, entityId);
-      if (!entity) throw notFound(`entity ${entityId}`);
+      // A soft-deleted entity is in the trash: not found, as the entity API reads it.
+      if (!entity || entity._deleted_at) throw notFound(`entity ${entityId}`);
       // `entity_manual` triggers name the schemas the flow can be started from by hand.
       const manual = flow.triggers.flatMap((t) =>
         t.type === 'entity_manual' && t.configuration.schema ? [t.configuration.schema] : [],

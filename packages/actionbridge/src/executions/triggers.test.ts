@@ -125,12 +125,46 @@ describe('triggers: the trigger index and fires()', () => {
   });
 
   it('knows which activity types can happen: emitted ones and custom ones, never epilot’s others', () => {
-    for (const t of ['EntityCreated', 'EntityUpdated', 'EntityDeleted', 'RelationsAdded', 'RelationsRemoved', 'Mine']) {
+    const emitted = ['EntityCreated', 'EntityUpdated', 'EntityDeleted', 'EntitySoftDeleted', 'EntityRestored'];
+    for (const t of [...emitted, 'RelationsAdded', 'RelationsRemoved', 'Mine']) {
       assert.ok(activityTypeCanHappen(t), t);
     }
-    for (const t of ['EntitySoftDeleted', 'EntityUpdatedFromPortal', 'RelationsDeleted', 'CreateMeterReading']) {
+    for (const t of ['EntityUpdatedFromPortal', 'RelationsDeleted', 'CreateMeterReading']) {
       assert.ok(!activityTypeCanHappen(t), t);
     }
+  });
+
+  it('soft delete, purge and restore: deleteEntity listens to both deletions, the others to their own', () => {
+    const on = (operations: FlowTrigger['configuration']['operations']) => flow([op({ schema: 'order', operations })]);
+    const soft = event({ operation: 'softDeleteEntity' });
+    const purge = event({ operation: 'deleteEntity' });
+    const restore = event({ operation: 'restoreEntity' });
+    assert.deepEqual(
+      [soft, purge, restore].map((e) => fires(on(['deleteEntity']), e)),
+      [true, true, false],
+    );
+    assert.deepEqual(
+      [soft, purge, restore].map((e) => fires(on(['softDeleteEntity']), e)),
+      [true, false, false],
+    );
+    assert.deepEqual(
+      [soft, purge, restore].map((e) => fires(on(['restoreEntity']), e)),
+      [false, false, true],
+    );
+    assert.ok(!fires(on(['updateEntity', 'createEntity']), soft));
+    // A filter matches the event's own operation and activity.
+    const purgeOnly = flow([op({ schema: 'order', filter_config: { operation: { operation: ['deleteEntity'] } } })]);
+    assert.deepEqual(
+      [soft, purge].map((e) => fires(purgeOnly, e)),
+      [false, true],
+    );
+    const trashed = flow([op({ schema: 'order', filter_config: { activity: { type: ['EntitySoftDeleted'] } } })]);
+    assert.deepEqual(
+      [soft, purge, restore].map((e) => fires(trashed, e)),
+      [true, false, false],
+    );
+    const restored = flow([op({ schema: 'order', filter_config: { activity: { type: ['EntityRestored'] } } })]);
+    assert.ok(fires(restored, restore));
   });
 
   it('trigger_conditions must all hold too', () => {

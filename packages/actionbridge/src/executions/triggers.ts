@@ -2,14 +2,22 @@ import { RELATION_ACTIVITY, RESERVED_ACTIVITY_TYPES } from '../domain/activities
 import type { EntityEvent, EntityOperation, Flow, FlowTrigger } from '../domain/types.js';
 import { matchesPattern, triggerConditionsHold } from './conditions.js';
 
-/** The entity operations ActionBridge emits events for. */
-export const OPERATIONS: readonly EntityOperation[] = ['createEntity', 'updateEntity', 'deleteEntity'];
+/** The entity operations ActionBridge emits events for (epilot's `EntityOperation`). */
+export const OPERATIONS: readonly EntityOperation[] = [
+  'createEntity',
+  'updateEntity',
+  'deleteEntity',
+  'softDeleteEntity',
+  'restoreEntity',
+];
 
 /** The activity type of each operation, as a filter's `activity.type` sees it (epilot's activity names). */
 export const ACTIVITY_OF: Record<EntityOperation, string> = {
   createEntity: 'EntityCreated',
   updateEntity: 'EntityUpdated',
   deleteEntity: 'EntityDeleted',
+  softDeleteEntity: 'EntitySoftDeleted',
+  restoreEntity: 'EntityRestored',
 };
 
 /** The activity types of epilot's own that ActionBridge's writes carry. */
@@ -25,6 +33,15 @@ export const EMITTED_ACTIVITY_TYPES: readonly string[] = [
  */
 export const activityTypeCanHappen = (type: string): boolean =>
   EMITTED_ACTIVITY_TYPES.includes(type) || !RESERVED_ACTIVITY_TYPES.includes(type);
+/**
+ * Whether a trigger listing `ops` listens to `op`. `deleteEntity` in a trigger means "the entity was
+ * deleted": a soft delete (the default of `DELETE`, event `softDeleteEntity`) as well as a purge,
+ * so flows on delete keep running when entities go to the trash; `softDeleteEntity` alone listens
+ * to soft deletes only. A filter's `operation.operation` matches the event's own operation.
+ */
+export function listensTo(ops: readonly string[], op: EntityOperation): boolean {
+  return ops.includes('*') || ops.includes(op) || (op === 'softDeleteEntity' && ops.includes('deleteEntity'));
+}
 
 const strings = (v: unknown): string[] | undefined =>
   Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
@@ -89,8 +106,7 @@ export function filterEvent(ev: EntityEvent): Record<string, unknown> {
 
 function triggerFires(flow: Flow, t: FlowTrigger, ev: EntityEvent, event: () => Record<string, unknown>): boolean {
   if (t.type !== 'entity_operation' || !triggerSchemas(flow, t).includes(ev.schema)) return false;
-  const ops = triggerOperations(t);
-  if (!ops.includes('*') && !ops.includes(ev.operation)) return false;
+  if (!listensTo(triggerOperations(t), ev.operation)) return false;
   const attrs = t.configuration.attributes;
   if (attrs?.length && !attrs.some((a) => a in ev.diff.added || a in ev.diff.updated || a in ev.diff.deleted)) {
     return false;

@@ -368,9 +368,12 @@ for (const backend of BACKENDS)
 
       // A filter on a custom type is accepted; on one of epilot's types ActionBridge never emits, refused.
       const refused = await call(
-        automation.createFlow(null, { ...(got.data as object), triggers: [trigger(['EntitySoftDeleted'])] } as never),
+        automation.createFlow(null, {
+          ...(got.data as object),
+          triggers: [trigger(['EntityUpdatedFromPortal'])],
+        } as never),
       );
-      expectError(refused, 400, /"EntitySoftDeleted" never happens on ActionBridge/);
+      expectError(refused, 400, /"EntityUpdatedFromPortal" never happens on ActionBridge/);
     });
 
     it('an execution started by a write with an activity records its activity_id', async () => {

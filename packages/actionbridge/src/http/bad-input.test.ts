@@ -162,7 +162,11 @@ describe('bad input gets a clear 4xx JSON error, never a 500', () => {
     await expectError(search({ q: `name:${'*a'.repeat(2000)}` }), 400, /at most 256/);
     await expectError(search({ q: '*', aggs: { x: {} } }), 400, /aggs/);
     await expectError(search({ q: '*', hydrate: true }), 400, /hydrate/);
-    await expectError(search({ q: '*', include_deleted: 'only' }), 400, /include_deleted/);
+    await expectError(
+      search({ q: '*', include_deleted: 'maybe' }),
+      400,
+      /include_deleted must be "true", "false" or "only"/,
+    );
     await expectError(search({ q: '*', frobnicate: 1 }), 400, /unknown search parameter "frobnicate"/);
     await expectError(search({ q: '*', sort: '_score' }), 400, /_score/);
     await expectError(search({ q: '*', fields: 'name' }), 400, /fields/);

@@ -46,6 +46,8 @@ const IMPLEMENTED = {
   entity: [
     'listSchemas',
     'getSchema',
+    'putSchema',
+    'deleteSchema',
     'searchEntities',
     'createEntity',
     'upsertEntity',
@@ -65,6 +67,7 @@ const IMPLEMENTED = {
     'getActivity',
     'attachActivity',
     'getEntityActivityFeed',
+    'restoreEntity',
   ],
   automation: [
     'searchFlows',
@@ -174,11 +177,22 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'patchEntity', stale, 409);
     });
 
-    it('deleteEntity (200)', async () => {
+    it('deleteEntity (200: soft delete, then purge)', async () => {
       const { entities } = await clients();
       const { _id: id } = await newContact(entities);
       expectAnswer(d, 'deleteEntity', await call(entities.deleteEntity({ slug: 'contact', id })), 200);
       assert.equal((await call(entities.getEntity({ slug: 'contact', id }))).status, 404);
+      expectAnswer(d, 'deleteEntity', await call(entities.deleteEntity({ slug: 'contact', id, purge: true })), 200);
+    });
+
+    it('restoreEntity (200, 400 not deleted, 404)', async () => {
+      const { entities } = await clients();
+      const { _id: id } = await newContact(entities);
+      expectAnswer(d, 'restoreEntity', await call(entities.restoreEntity({ slug: 'contact', id })), 400);
+      await entities.deleteEntity({ slug: 'contact', id });
+      expectAnswer(d, 'restoreEntity', await call(entities.restoreEntity({ slug: 'contact', id })), 200);
+      const missing = { slug: 'contact', id: '00000000-0000-4000-8000-000000000000' };
+      expectAnswer(d, 'restoreEntity', await call(entities.restoreEntity(missing)), 404);
     });
 
     it('searchEntities (200)', async () => {
@@ -303,14 +317,27 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'getEntityActivityFeed', none, 404);
     });
 
-    it('listSchemas (200)', { todo: 'EntitySchemaItem requires capabilities (and more) in each result' }, async () => {
+    it('listSchemas (200)', async () => {
       const { entities } = await clients();
       expectAnswer(d, 'listSchemas', await call(entities.listSchemas()), 200);
     });
 
-    it('getSchema (200)', { todo: 'EntitySchemaItem requires capabilities (and more)' }, async () => {
+    it('getSchema (200, 404)', async () => {
       const { entities } = await clients();
       expectAnswer(d, 'getSchema', await call(entities.getSchema({ slug: 'contact' })), 200);
+      expectAnswer(d, 'getSchema', await call(entities.getSchema({ slug: 'nothing-here' })), 404);
+    });
+
+    it('putSchema (200) and deleteSchema (200)', async () => {
+      const { entities } = await clients();
+      const schema = {
+        name: 'Meter',
+        plural: 'Meters',
+        attributes: [{ name: 'reading', label: 'Reading', type: 'number' }],
+        capabilities: [],
+      } as never;
+      expectAnswer(d, 'putSchema', await call(entities.putSchema({ slug: 'meter' }, schema)), 200);
+      expectAnswer(d, 'deleteSchema', await call(entities.deleteSchema({ slug: 'meter' })), 200);
     });
   });
 

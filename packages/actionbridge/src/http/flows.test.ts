@@ -170,7 +170,7 @@ for (const backend of BACKENDS)
                     ],
                   },
                 },
-                activity: { type: [{ 'anything-but': 'EntityDeleted' }] },
+                activity: { type: [{ 'anything-but': ['EntityDeleted', 'EntitySoftDeleted'] }] },
               },
             },
           },
@@ -190,7 +190,7 @@ for (const backend of BACKENDS)
       await s.entities.patchEntity({ slug: 'contact', id: b }, { name: 'B2' }); // email untouched
       await s.entities.patchEntity({ slug: 'contact', id: b }, { email: 'b@x.io' }); // added: fires
       await s.entities.patchEntity({ slug: 'contact', id: a }, { email: 'a2@x.io' }); // updated: fires
-      await s.entities.deleteEntity({ slug: 'contact', id: a }); // EntityDeleted: filtered out
+      await s.entities.deleteEntity({ slug: 'contact', id: a }); // EntitySoftDeleted: filtered out
       await s.settled();
       const counts = await Promise.all([a, b, c, d].map(async (id) => (await s.executionsOf(id)).length));
       assert.deepEqual(counts, [2, 1, 0, 0]);
@@ -387,8 +387,8 @@ for (const backend of BACKENDS)
           /^triggers\[0\]\.configuration\.filter_config\.operation\.payload\.ip\[0\]\.cidr: cidr matching is not supported/,
         ],
         [
-          withTrigger({ filter_config: { operation: { operation: ['softDeleteEntity'] } } }),
-          /filter_config\.operation\.operation: "softDeleteEntity" is not an operation/,
+          withTrigger({ filter_config: { operation: { operation: ['relationsAdded'] } } }),
+          /filter_config\.operation\.operation: "relationsAdded" is not an operation/,
         ],
         [
           withTrigger({ filter_config: { activity: { type: ['EntityUpdatedFromPortal'] } } }),

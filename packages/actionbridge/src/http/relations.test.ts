@@ -297,6 +297,10 @@ for (const backend of BACKENDS)
       // The dangling item does not stop other changes of the entity.
       const patched = await call(entities.patchEntity(at2, { name: 'Still fine' }));
       expectAnswer('patchEntity', patched, 200);
+      // Deleting is a soft delete: restored from the trash, the contact is related again.
+      await entities.restoreEntity({ slug: 'contact', id: bob._id });
+      assert.equal((await entities.getRelations(at2)).data.length, 1);
+      assert.equal((await entities.getEntity(at2)).data.relations?.length, 1);
     });
 
     it('search finds entities by a relation: <attribute>.$relation.entity_id', async () => {

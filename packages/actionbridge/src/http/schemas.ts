@@ -1,6 +1,7 @@
 /** JSON schemas of request bodies: Fastify validates with them and names the failing field in the 400. */
 
 import { grant } from '../apps/schemas.js';
+import { OPERATIONS } from '../executions/triggers.js';
 
 const option = {
   type: 'object',
@@ -88,7 +89,7 @@ const trigger = {
         schema: { type: 'string', minLength: 1 },
         operations: {
           type: 'array',
-          items: { type: 'string', enum: ['createEntity', 'updateEntity', 'deleteEntity'] },
+          items: { type: 'string', enum: OPERATIONS },
         },
         attributes: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 1 } },
         filter_config: filterConfig,

@@ -16,6 +16,7 @@ import type { Store } from '../store/store.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
 import { STATUS_OF } from './error-map.js';
+import { refuseKeyElsewhere } from './idempotency.js';
 import { activityRoutes } from './routes/activities.js';
 import { adminRoutes } from './routes/admin.js';
 import { appConfigurationRoutes } from './routes/app-configurations.js';
@@ -104,6 +105,8 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req) => {
     if (req.url.includes('\u0000') || /%00/i.test(req.url)) throw badRequest('the URL must not contain NUL (%00)');
   });
+  // Writes that do not take an Idempotency-Key refuse one rather than ignore it.
+  app.addHook('onRequest', refuseKeyElsewhere);
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     if (err instanceof DomainError) {

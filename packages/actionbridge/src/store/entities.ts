@@ -100,6 +100,17 @@ export const COLUMN_FIELDS = {
 } as const;
 export type EntityColumn = (typeof COLUMN_FIELDS)[keyof typeof COLUMN_FIELDS];
 
+/**
+ * The `org_id` of a soft-deleted entity's index rows: its org's trash, a key no org id can be (org
+ * ids have no `/`). Default searches read the org's own key only, so the trash costs them nothing
+ * (not even in counts answered from the index alone); searches that include deleted entities
+ * read this key too.
+ */
+export const trashKey = (orgId: string) => `${orgId}/trash`;
+
+/** Whose index rows these are: the entity's org, or its org's trash while it is soft-deleted. */
+const termsOrg = (e: Pick<EntityItem, '_org' | '_deleted_at'>) => (e._deleted_at ? trashKey(e._org) : e._org);
+
 /** The index rows of an entity: its leaves but `_org` and the {@link COLUMN_FIELDS}. */
 export function indexRows(e: EntityItem): EntityTermsTable[] {
   const { _org, _id, _schema, _created_at, _updated_at, ...rest } = e;
@@ -112,7 +123,7 @@ export function indexRows(e: EntityItem): EntityTermsTable[] {
     const key = `${path}\u0000${value_text}\u0000${value_num}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    rows.push({ org_id: e._org, entity_id: e._id, path, value_text, value_num });
+    rows.push({ org_id: termsOrg(e), entity_id: e._id, path, value_text, value_num });
   }
   return rows;
 }
@@ -162,7 +173,10 @@ export async function getEntities(db: Db, orgId: string, ids: readonly string[])
   return out;
 }
 
-/** The schema of each entity of an org among `ids` (missing and other orgs' ones are not in the map). */
+/**
+ * The schema of each entity of an org among `ids` (missing ones, other orgs' and those in the trash
+ * are not in the map: a relation to them is a relation to nothing).
+ */
 export async function getEntitySchemas(db: Db, orgId: string, ids: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const unique = [...new Set(ids)];
@@ -172,6 +186,7 @@ export async function getEntitySchemas(db: Db, orgId: string, ids: readonly stri
       .select(['id', 'schema'])
       .where('org_id', '=', orgId)
       .where('id', 'in', unique.slice(i, i + ID_CHUNK))
+      .where('deleted_at', 'is', null)
       .execute();
     for (const r of rows) out.set(r.id, r.schema);
   }
@@ -197,6 +212,18 @@ export async function listEntitySchemas(db: Db, orgId: string) {
   return rows.map((r) => r.schema);
 }
 
+/** Whether the org has an entity of `schema` (in the trash too): one probe of the (org_id, schema) index. */
+export async function hasEntitiesOf(db: Db, orgId: string, schema: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('entities')
+    .select('id')
+    .where('org_id', '=', orgId)
+    .where('schema', '=', schema)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export function insertEntity(db: Db, e: EntityItem) {
   return atomically(db, async (tx) => {
     await tx
@@ -208,17 +235,22 @@ export function insertEntity(db: Db, e: EntityItem) {
         data: JSON.stringify(e),
         created_at: e._created_at,
         updated_at: e._updated_at,
+        deleted_at: e._deleted_at ?? null,
       })
       .execute();
     await writeIndexRows(tx, e);
   });
 }
 
+/**
+ * Rewrites an entity (its `_deleted_at` decides whether it is in the trash) and its index rows.
+ * Moving into or out of the trash moves every index row to the trash key or back in one UPDATE.
+ */
 export function replaceEntity(db: Db, e: EntityItem) {
   return atomically(db, async (tx) => {
     const r = await tx
       .updateTable('entities')
-      .set({ data: JSON.stringify(e), updated_at: e._updated_at })
+      .set({ data: JSON.stringify(e), updated_at: e._updated_at, deleted_at: e._deleted_at ?? null })
       .where('org_id', '=', e._org)
       .where('id', '=', e._id)
       .executeTakeFirst();
@@ -228,9 +260,13 @@ export function replaceEntity(db: Db, e: EntityItem) {
       `${x.path}\u0000${x.value_text}\u0000${x.value_num}`;
     const old = await idx(tx)
       .selectFrom('entity_terms')
-      .select(['path', 'value_text', 'value_num'])
+      .select(['org_id', 'path', 'value_text', 'value_num'])
       .where('entity_id', '=', e._id)
       .execute();
+    const owner = termsOrg(e);
+    if (old.some((x) => x.org_id !== owner)) {
+      await idx(tx).updateTable('entity_terms').set({ org_id: owner }).where('entity_id', '=', e._id).execute();
+    }
     const next = indexRows(e);
     const keep = new Set(next.map(key));
     const have = new Set(old.map(key));
@@ -332,9 +368,17 @@ export interface EntitySort {
   desc: boolean;
 }
 
+/**
+ * Which entities a search sees: live ones (default), live and soft-deleted ones, or only the
+ * soft-deleted ones (epilot's `include_deleted`: false, true, only).
+ */
+export type DeletedMode = 'exclude' | 'include' | 'only';
+
 export interface EntitySearch {
   match: EntityMatch;
   scope?: EntityScope;
+  /** Default `exclude`. */
+  deleted?: DeletedMode;
   /** Empty: newest first. */
   sort: EntitySort[];
   from: number;
@@ -441,6 +485,19 @@ function columnRange(a: 'c' | 'e', m: Extract<EntityMatch, { op: 'columnRange' }
 type Scan = Extract<EntityMatch, { op: 'scan' }>;
 type Scanned = Map<EntityMatch, string[]>;
 
+/** Index rows (alias `a`) under one of `keys` (an org, its trash). */
+function termsOf(a: 't', keys: string[]): RawBuilder<unknown> {
+  const col = sql.ref(`${a}.org_id`);
+  return keys.length === 1 ? sql`${col} = ${keys[0]}` : sql`${col} in (${sql.join(keys)})`;
+}
+
+/** The index keys a search reads, and what it requires of the entity rows, by {@link DeletedMode}. */
+function deletedFilter(orgId: string, mode: DeletedMode): { keys: string[]; entity: RawBuilder<unknown> } {
+  if (mode === 'only') return { keys: [trashKey(orgId)], entity: sql`e.deleted_at is not null` };
+  if (mode === 'include') return { keys: [orgId, trashKey(orgId)], entity: TRUE };
+  return { keys: [orgId], entity: sql`e.deleted_at is null` };
+}
+
 /** What a leaf lookup requires of an index row (alias `a`); `eq` on a number has a second form. */
 function leafConds(a: 't' | 'f', m: Leaf): RawBuilder<unknown>[] {
   const text = sql.ref(`${a}.value_text`);
@@ -496,8 +553,15 @@ class Compiler {
   constructor(
     private readonly dialect: Dialect,
     private readonly orgId: string,
+    /** Whose index rows the search reads: the org's, its trash's, or both (see {@link trashKey}). */
+    private readonly termKeys: string[],
     private readonly scanned: Scanned,
   ) {}
+
+  /** Index rows (alias `a`) of the entities the search sees. */
+  terms(a: 't'): RawBuilder<unknown> {
+    return termsOf(a, this.termKeys);
+  }
 
   private idList(list: string[]): RawBuilder<unknown> {
     return this.dialect === 'postgres'
@@ -535,7 +599,7 @@ class Compiler {
       case 'exists':
         return sql.join(
           leafConds('t', m).map(
-            (cond) => sql`select t.entity_id as id from entity_terms t where t.org_id = ${this.orgId} and ${cond}`,
+            (cond) => sql`select t.entity_id as id from entity_terms t where ${this.terms('t')} and ${cond}`,
           ),
           sql` union `,
         );
@@ -632,17 +696,17 @@ function scans(m: EntityMatch, out: Scan[] = []): Scan[] {
 }
 
 /** The ids of entities with a leaf that passes a scan, reading the org's index rows in slices. */
-async function runScan(db: Db, orgId: string, m: Scan, within?: string[]): Promise<string[]> {
+async function runScan(db: Db, keys: string[], m: Scan, within?: string[]): Promise<string[]> {
   // The first scan of an idle loop starts a fresh turn (the last one may have ended long ago).
   if (scanning++ === 0 && !turn.next) turn = { start: performance.now() };
   try {
-    return await scanRows(db, orgId, m, within);
+    return await scanRows(db, keys, m, within);
   } finally {
     scanning--;
   }
 }
 
-async function scanRows(db: Db, orgId: string, m: Scan, within?: string[]): Promise<string[]> {
+async function scanRows(db: Db, keys: string[], m: Scan, within?: string[]): Promise<string[]> {
   const found = new Set<string>();
   const check = async (rows: Array<{ entity_id: string; value_text: string }>) => {
     for (const r of rows) {
@@ -665,26 +729,28 @@ async function scanRows(db: Db, orgId: string, m: Scan, within?: string[]): Prom
   }
   // Keyset pagination along the (org_id, path, value_text, entity_id) index: each chunk is a short
   // index range, whatever the org's size.
-  for (const path of m.paths ?? [null]) {
-    let after: { path: string; value_text: string; entity_id: string } | undefined;
-    for (;;) {
-      const keyset = after
-        ? path === null
-          ? sql`(t.path, t.value_text, t.entity_id) > (${after.path}, ${after.value_text}, ${after.entity_id})`
-          : sql`(t.value_text, t.entity_id) > (${after.value_text}, ${after.entity_id})`
-        : TRUE;
-      const rows = await inLane(db, async () => {
-        const chunk = await sql<{ path: string; entity_id: string; value_text: string }>`
+  for (const orgKey of keys) {
+    for (const path of m.paths ?? [null]) {
+      let after: { path: string; value_text: string; entity_id: string } | undefined;
+      for (;;) {
+        const keyset = after
+          ? path === null
+            ? sql`(t.path, t.value_text, t.entity_id) > (${after.path}, ${after.value_text}, ${after.entity_id})`
+            : sql`(t.value_text, t.entity_id) > (${after.value_text}, ${after.entity_id})`
+          : TRUE;
+        const rows = await inLane(db, async () => {
+          const chunk = await sql<{ path: string; entity_id: string; value_text: string }>`
           select t.path, t.value_text, t.entity_id from entity_terms t
-          where t.org_id = ${orgId} and ${path === null ? TRUE : sql`t.path = ${path}`} and ${prefixCond('t', m.prefix)}
+          where t.org_id = ${orgKey} and ${path === null ? TRUE : sql`t.path = ${path}`} and ${prefixCond('t', m.prefix)}
           and ${keyset}
           order by ${path === null ? sql`t.path, ` : sql``}t.value_text, t.entity_id
           limit ${SCAN_CHUNK}`.execute(db);
-        await check(chunk.rows);
-        return chunk.rows;
-      });
-      if (rows.length < SCAN_CHUNK) break;
-      after = rows.at(-1);
+          await check(chunk.rows);
+          return chunk.rows;
+        });
+        if (rows.length < SCAN_CHUNK) break;
+        after = rows.at(-1);
+      }
     }
   }
   return [...found];
@@ -747,7 +813,8 @@ export async function searchEntities(
   q: EntitySearch,
 ): Promise<{ hits: number; results: EntityItem[] }> {
   const scanned: Scanned = new Map();
-  const c = new Compiler(dialect, orgId, scanned);
+  const deleted = deletedFilter(orgId, q.deleted ?? 'exclude');
+  const c = new Compiler(dialect, orgId, deleted.keys, scanned);
   const conjuncts = q.match.op === 'and' ? q.match.items : [q.match];
   const scope = c.scope(q.scope);
   const plan = async (match: EntityMatch[]) => {
@@ -760,6 +827,7 @@ export async function searchEntities(
       where: and([
         ...(driver ? [c.join()] : []),
         sql`e.org_id = ${orgId}`,
+        deleted.entity,
         c.filter({ op: 'and', items: rest }, driver ? 'probe' : 'set'),
         scope,
       ]),
@@ -776,7 +844,7 @@ export async function searchEntities(
         select e.id from ${s.from} where ${s.where} limit ${NARROW_LIMIT + 1}`.execute(db);
       if (ids.length <= NARROW_LIMIT) within = ids.map((r) => r.id);
     }
-    for (const m of pending) scanned.set(m, await runScan(db, orgId, m, within));
+    for (const m of pending) scanned.set(m, await runScan(db, deleted.keys, m, within));
   }
   const s = await plan(conjuncts);
   const [key] = q.sort.map((x) => x.key);
@@ -784,6 +852,8 @@ export async function searchEntities(
   if (s.driver && s.driver.n === undefined && (dateSorted || (s.rest.length === 0 && scope === TRUE))) {
     s.driver.n = await estimate(db, c, s.driver.m, scanned);
   }
+  // A lone index lookup reads only the index rows of the entities the search sees (live ones under
+  // the org's key, deleted ones under its trash key): its count needs no entity rows.
   const lone = s.driver && s.rest.length === 0 && scope === TRUE && countable(s.driver.m);
   let hits: number;
   if (lone && s.driver && (s.driver.n as number) < ESTIMATE_CAP) hits = s.driver.n as number;
@@ -801,8 +871,10 @@ export async function searchEntities(
   const broad = s.driver !== undefined && (s.driver.n ?? 0) >= ESTIMATE_CAP && dateSorted;
   const page = broad
     ? await sql<{ data: string }>`
-        select e.data from entities e where e.org_id = ${orgId} and ${c.filter({ op: 'and', items: conjuncts })}
-        and ${scope} order by ${c.orderBy(q.sort)} limit ${q.size} offset ${q.from}`.execute(db)
+        select e.data from entities e where e.org_id = ${orgId} and ${deleted.entity}
+        and ${c.filter({ op: 'and', items: conjuncts })} and ${scope} order by ${c.orderBy(q.sort)} limit ${q.size} offset ${q.from}`.execute(
+        db,
+      )
     : await sql<{ data: string }>`
         select e.data from ${s.from} where ${s.where}
         order by ${c.orderBy(q.sort)} limit ${q.size} offset ${q.from}`.execute(db);
@@ -821,6 +893,7 @@ export function entityQueries({ db, dialect }: Q) {
     /** Entities of an org, optionally of one schema, newest first: a scan, for tests and tools. */
     listEntities: (orgId: string, schema?: string) => listEntities(db, orgId, schema),
     listEntitySchemas: (orgId: string) => listEntitySchemas(db, orgId),
+    hasEntitiesOf: (orgId: string, schema: string) => hasEntitiesOf(db, orgId, schema),
     /** Writes keep the entity's search index in the same transaction. */
     insertEntity: (e: EntityItem) => insertEntity(db, e),
     replaceEntity: (e: EntityItem) => replaceEntity(db, e),

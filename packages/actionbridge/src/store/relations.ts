@@ -7,8 +7,9 @@ import { type EntityScope, scopeCondition } from './entities.js';
  * Relations: the `entity_relations` rows mirror the items of each entity's `$relation` attributes
  * (migration 0009), written by the entity service in the transaction of the entity's write. They
  * answer "what does this entity point at" and, through `entity_relations_reverse`, "what points at
- * it", joined to the related entities so that missing ones, other orgs' and those the caller's
- * grants do not let it view are left out by the same query that pages.
+ * it", joined to the related entities so that missing ones, other orgs', those in the trash
+ * (soft-deleted) and those the caller's grants do not let it view are left out by the same query
+ * that pages.
  */
 
 export interface RelationQuery {
@@ -60,6 +61,7 @@ export function relationQueries(q: Q) {
         ${reverse ? sql`0` : sql.ref('r.position')} as pos, ${reverse ? related : sql`''`} as src
       from entity_relations r join entities e on e.id = ${related} and e.org_id = r.org_id
       where r.org_id = ${orgId} and ${mine} = ${entityId} and ${scopeCondition(o.scope)}
+        and e.deleted_at is null
       ${schemas.length ? sql`and ${sql.join(schemas, sql` and `)}` : sql``}`;
   };
 

@@ -153,6 +153,122 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       assert.deepEqual(await q(`_id:${a._id} OR _id:${c._id}`), sorted(a, c));
     });
 
+    it('keeps soft-deleted entities out of searches unless they include deleted ones; restores and purges', async () => {
+      const tag = `d${Date.now()}`;
+      const live = entity(orgB, { tag, code: 'keep', n: 1 });
+      const gone = entity(orgB, { tag, code: 'trash', n: 2 });
+      for (const e of [live, gone]) await store.insertEntity(e);
+      const trashed: EntityItem = { ...gone, _deleted_at: nowIso() };
+      await store.replaceEntity(trashed);
+      const modes = async (q: string) =>
+        Object.fromEntries(
+          await Promise.all(
+            (['false', 'true', 'only'] as const).map(async (m) => {
+              const r = await search(orgB, q, { include_deleted: m });
+              assert.equal(r.hits, r.results.length, `${q} (${m}): hits count what is returned`);
+              return [m, r.results.map((e) => e.code).sort()];
+            }),
+          ),
+        );
+      const both = { false: ['keep'], true: ['keep', 'trash'], only: ['trash'] };
+      // Lookups driven by the index (counted from it alone), by columns, by scans, by NOT and by `*`.
+      assert.deepEqual(await modes(`tag:${tag}`), both);
+      assert.deepEqual(await modes(`tag:${tag} AND n:>0`), both);
+      assert.deepEqual(await modes(`tag:${tag} AND code:?*`), both, 'a pattern');
+      assert.deepEqual(await modes(`_id:${gone._id}`), { false: [], true: ['trash'], only: ['trash'] });
+      assert.deepEqual(await modes(`tag:${tag} AND NOT code:nothing`), both);
+      assert.deepEqual(await modes(`code:trash`), { false: [], true: ['trash'], only: ['trash'] });
+      assert.deepEqual(await modes(`trash`), { false: [], true: ['trash'], only: ['trash'] }, 'a bare word');
+      const all = await search(orgB, '*', { include_deleted: 'only' });
+      assert.ok(all.results.every((e) => e._deleted_at !== undefined));
+      assert.ok(all.results.some((e) => e._id === gone._id));
+      assert.deepEqual(await store.getEntity(orgB, gone._id), trashed, 'the row keeps the entity as deleted');
+      assert.deepEqual(await ids(orgA, `tag:${tag}`, { include_deleted: 'true' }), [], 'another org sees neither');
+
+      const { _deleted_at: _d, ...restored } = trashed;
+      await store.replaceEntity({ ...restored, code: 'back' });
+      assert.deepEqual(await modes(`tag:${tag}`), { false: ['back', 'keep'], true: ['back', 'keep'], only: [] });
+
+      await store.deleteEntity(orgB, gone._id);
+      assert.equal(await store.getEntity(orgB, gone._id), undefined);
+      assert.deepEqual(await modes(`tag:${tag}`), { false: ['keep'], true: ['keep'], only: [] });
+      const terms = await store.q.db
+        .selectFrom('entity_terms' as never)
+        .select('entity_id' as never)
+        .where('entity_id' as never, '=', gone._id as never)
+        .execute();
+      assert.deepEqual(terms, [], 'a purge leaves no index rows');
+    });
+
+    it('stores idempotent answers per org and key until they expire, and cleans expired ones in bounded steps', async () => {
+      const now = Date.now();
+      const key = `k-${newUuid()}`;
+      const row = {
+        org_id: orgA,
+        key,
+        fingerprint: 'f1',
+        request: 'POST /v1/entity/contact',
+        status: 201,
+        body: '{"_id":"x"}',
+        entity_id: 'e-1',
+        created_ms: now,
+        expires_ms: now + 1000,
+      };
+      await store.putIdempotencyRecord(row);
+      assert.deepEqual(await store.getIdempotencyRecord(orgA, key, now), row);
+      assert.equal(await store.getIdempotencyRecord(orgB, key, now), undefined, 'another org has its own keys');
+      assert.equal(await store.getIdempotencyRecord(orgA, key, now + 1000), undefined, 'expired');
+      const again = { ...row, fingerprint: 'f2', created_ms: now + 2000, expires_ms: now + 3000 };
+      await store.putIdempotencyRecord(again);
+      assert.deepEqual(await store.getIdempotencyRecord(orgA, key, now + 2000), again, 'an expired key is reused');
+
+      // Far in the future: every record of the other tests has expired by then, these ones in order.
+      const far = now + 10 * 365 * 86_400_000;
+      const expired = Array.from({ length: 5 }, (_, i) => ({
+        ...row,
+        key: `old-${i}-${newUuid()}`,
+        entity_id: null,
+        expires_ms: far + i,
+      }));
+      for (const r of expired) await store.putIdempotencyRecord(r);
+      let deleted = 0;
+      for (let round = 0; round < 100; round++) {
+        const n = await store.deleteExpiredIdempotencyRecords(far + 10, 2);
+        assert.ok(n <= 2, `at most the limit per call (${n})`);
+        deleted += n;
+        if (n === 0) break;
+      }
+      assert.ok(deleted >= 5);
+      for (const r of expired) assert.equal(await store.getIdempotencyRecord(orgA, r.key, 0), undefined);
+      const fresh = { ...row, key: `fresh-${newUuid()}`, expires_ms: far + 1000 };
+      await store.putIdempotencyRecord(fresh);
+      assert.equal(await store.deleteExpiredIdempotencyRecords(far + 10, 10), 0, 'nothing unexpired is cleaned');
+      assert.deepEqual(await store.getIdempotencyRecord(orgA, fresh.key, far), fresh);
+
+      await store.deleteIdempotencyRecordsOf(orgA, 'e-1');
+      assert.equal(await store.getIdempotencyRecord(orgA, fresh.key, far), undefined, 'a purge forgets its answers');
+    });
+
+    it('keeps entity schemas per org', async () => {
+      const doc = { slug: 'meter', name: 'Meter', plural: 'Meters', attributes: [], capabilities: [], version: 1 };
+      const row = (org: string, data: object) => ({
+        org_id: org,
+        slug: 'meter',
+        data: JSON.stringify(data),
+        created_at: nowIso(),
+        updated_at: nowIso(),
+      });
+      await store.putEntitySchema(row(orgA, doc));
+      assert.deepEqual(await store.getEntitySchema(orgA, 'meter'), doc);
+      assert.equal(await store.getEntitySchema(orgB, 'meter'), undefined);
+      await store.putEntitySchema(row(orgA, { ...doc, version: 2 }));
+      assert.deepEqual(await store.listEntitySchemaDefinitions(orgA), [{ ...doc, version: 2 }]);
+      assert.deepEqual(await store.listEntitySchemaDefinitions(orgB), []);
+      assert.equal(await store.deleteEntitySchema(orgB, 'meter'), false);
+      assert.equal(await store.deleteEntitySchema(orgA, 'meter'), true);
+      assert.equal(await store.getEntitySchema(orgA, 'meter'), undefined);
+    });
+
     it('applies grants inside the search: results and hits are what isAllowed lets a token view', async () => {
       const tag = `g${Date.now()}`;
       const o1 = entity(orgA, { tag });
@@ -831,6 +947,7 @@ describe('entity search cost stays flat as the org grows (SQLite)', () => {
     const run = (org: string) => () =>
       store.searchEntities(org, {
         match: uniqueKeyMatch('opportunity', [['email', [{ email: 'user43@example.com' }]]]),
+        deleted: 'include', // as the upsert looks: an entity in the trash is a 405, not a new one
         sort: [],
         from: 0,
         size: 100,
@@ -841,4 +958,70 @@ describe('entity search cost stays flat as the org grows (SQLite)', () => {
     assert.ok(big < small * 3 + 2, `${big.toFixed(2)} ms with 20,000 entities vs ${small.toFixed(2)} ms with 100`);
     assert.equal((await run(orgs.big)()).hits, 1);
   });
+});
+
+/**
+ * The trash costs default searches nothing: soft-deleted entities' index rows are under the org's
+ * trash key, so an org whose entities are nearly all deleted searches like one that has only its
+ * live ones, also for counts answered from the index alone.
+ */
+describe('entity search cost ignores the trash (SQLite)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ab-store-'));
+  let store: Store;
+  const orgs = { lean: newId('org'), trashy: newId('org') };
+
+  before(async () => {
+    const conn = await connect({ dataDir: dir });
+    store = makeStore(conn.db, conn.dialect);
+    for (const [which, org] of Object.entries(orgs)) {
+      await store.createOrg({ id: org, name: org, created_at: nowIso() });
+      const total = which === 'trashy' ? 10_100 : 100;
+      for (let start = 0; start < total; start += 1000) {
+        await store.transaction(async (tx) => {
+          for (let i = start; i < Math.min(start + 1000, total); i++) {
+            const at = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+            await tx.insertEntity({
+              _id: newUuid(),
+              _org: org,
+              _schema: 'opportunity',
+              _title: `Name ${i}`,
+              _created_at: at,
+              _updated_at: at,
+              ...(i >= 100 ? { _deleted_at: at } : {}),
+              name: `Name ${i % 100}`,
+              amount: i % 100,
+              status: ['open', 'won', 'lost'][i % 3],
+            });
+          }
+        });
+      }
+    }
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const median = async (fn: () => Promise<unknown>) => {
+    for (let i = 0; i < 3; i++) await fn();
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t = performance.now();
+      await fn();
+      times.push(performance.now() - t);
+    }
+    return times.sort((a, b) => a - b)[7] as number;
+  };
+
+  for (const q of ['status:won', 'name:"name 43"', 'amount:[40 TO 43] AND status:won', 'name:name*']) {
+    it(`${q}: 10,000 deleted entities cost a default search about nothing`, async (t) => {
+      const run = (org: string) => () =>
+        store.searchEntities(org, planSearch({ q }, [{ action: 'entity:*' }], org).search);
+      const lean = await median(run(orgs.lean));
+      const trashy = await median(run(orgs.trashy));
+      t.diagnostic(`${q}: ${lean.toFixed(2)} ms (100 live) vs ${trashy.toFixed(2)} ms (100 live, 10,000 deleted)`);
+      assert.ok(trashy < lean * 3 + 2, `${trashy.toFixed(2)} ms with the trash vs ${lean.toFixed(2)} ms without`);
+      assert.equal((await run(orgs.trashy)()).hits, (await run(orgs.lean)()).hits);
+    });
+  }
 });

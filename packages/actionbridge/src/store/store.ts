@@ -8,9 +8,11 @@ import { callbackQueries } from './callbacks.js';
 import type { Q } from './context.js';
 import { deliveryQueries } from './deliveries.js';
 import { entityQueries } from './entities.js';
+import { entitySchemaQueries } from './entity-schemas.js';
 import { eventQueries } from './events.js';
 import { executionQueries } from './executions.js';
 import { flowQueries } from './flows.js';
+import { idempotencyQueries } from './idempotency.js';
 import { orgQueries } from './orgs.js';
 import { relationQueries } from './relations.js';
 
@@ -18,6 +20,7 @@ export type { FeedQuery } from './activities.js';
 export type { AppRow, AppVersion } from './apps.js';
 export type { ResumeTokenRow } from './callbacks.js';
 export type { CountedFlow, Page } from './flows.js';
+export type { IdempotencyRow } from './idempotency.js';
 export type { ApiTokenRow, OrgRow, SigningKeyRow } from './orgs.js';
 export type { ListedRelation, RelationQuery } from './relations.js';
 
@@ -32,6 +35,8 @@ export type Store = ReturnType<typeof orgQueries> &
   ReturnType<typeof entityQueries> &
   ReturnType<typeof relationQueries> &
   ReturnType<typeof activityQueries> &
+  ReturnType<typeof entitySchemaQueries> &
+  ReturnType<typeof idempotencyQueries> &
   ReturnType<typeof eventQueries> &
   ReturnType<typeof flowQueries> &
   ReturnType<typeof executionQueries> &
@@ -61,6 +66,8 @@ export function makeStore(
     ...entityQueries(q),
     ...relationQueries(q),
     ...activityQueries(q),
+    ...entitySchemaQueries(q),
+    ...idempotencyQueries(q),
     ...eventQueries(q),
     ...flowQueries(q),
     ...executionQueries(q),

@@ -1,16 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { orgOf } from '../../auth/principal.js';
 import { badRequest, notFound } from '../../domain/errors.js';
-import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
+import { acceptBodylessJson } from '../bodies.js';
 import { activityOf, activityQuery } from '../entity-params.js';
+import { answer, IDEMPOTENT_ROUTE, idempotencyOf } from '../idempotency.js';
 import type { Context, Who } from '../server.js';
-
-const schemaItem = (slug: string) => ({
-  slug,
-  name: slug.charAt(0).toUpperCase() + slug.slice(1).replace(/[_-]/g, ' '),
-  plural: `${slug}s`,
-  attributes: [],
-});
+import { entitySchemaRoutes } from './entity-schemas.js';
 
 /** epilot's `?dry_run=true` on PATCH and upsert: answer as if written, write nothing. */
 const dryRun = (query: unknown) => (query as { dry_run?: string } | undefined)?.dry_run === 'true';
@@ -20,7 +14,7 @@ const strict = (query: unknown) => (query as { strict?: string } | undefined)?.s
 type Slug = { Params: { slug: string } };
 type SlugId = { Params: { slug: string; id: string } };
 /** epilot's `activity_id` on every entity write: the write is part of that activity. */
-const writeQuery = { querystring: { type: 'object', properties: activityQuery } } as const;
+const writeQuery = { type: 'object', properties: activityQuery } as const;
 
 /** epilot's entity API (the subset in SPEC §3). App tokens are allowed here, within their grants. Relations and activities: `relations.ts`, `activities.ts`. */
 export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void {
@@ -48,35 +42,32 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     async (req) => svc.search(await who(req), req.body),
   );
 
-  app.get('/v1/entity/schemas', async (req) => {
-    const orgId = orgOf(await who(req));
-    const used = await ctx.store.listEntitySchemas(orgId);
-    return { results: [...new Set([...BUILTIN_SCHEMAS, ...used])].map(schemaItem) };
-  });
+  // epilot's entity schemas, in their own plugin (routes/entity-schemas.ts).
+  app.register(async (scope) => entitySchemaRoutes(scope, ctx, who));
 
-  app.get<Slug>('/v1/entity/schemas/:slug', async (req) => {
-    await who(req);
-    return schemaItem(checkSlug(req.params.slug));
-  });
+  // Writes take an `Idempotency-Key` (http/idempotency.ts): the first answer is stored with the write.
+  const idempotent = { config: IDEMPOTENT_ROUTE, schema: { querystring: writeQuery } };
 
-  app.post<Slug>('/v1/entity/:slug', { schema: writeQuery }, async (req, reply) =>
-    reply.status(201).send(await svc.create(await who(req), req.params.slug, req.body, false, activityOf(req.query))),
-  );
+  app.post<Slug>('/v1/entity/:slug', idempotent, async (req, reply) => {
+    const p = await who(req);
+    const idem = idempotencyOf(req, p);
+    const opts = { idempotency: idem, activity: activityOf(req.query) };
+    return answer(reply, await svc.create(p, req.params.slug, req.body, opts), idem);
+  });
 
   // `PATCH /v1/entity/{slug}:upsert`: the router cannot split a literal `:` after a parameter.
-  app.patch<Slug>('/v1/entity/:slug', { schema: writeQuery }, async (req, reply) => {
+  app.patch<Slug>('/v1/entity/:slug', idempotent, async (req, reply) => {
     const m = /^(.+):upsert$/.exec(req.params.slug);
     if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
     const p = await who(req);
-    const { entity, created } = await svc.upsert(
-      p,
-      m[1],
-      req.body,
-      dryRun(req.query),
-      strict(req.query),
-      activityOf(req.query),
-    );
-    return reply.status(created ? 201 : 200).send(entity);
+    const idem = idempotencyOf(req, p, dryRun(req.query));
+    const opts = {
+      dryRun: dryRun(req.query),
+      strict: strict(req.query),
+      idempotency: idem,
+      activity: activityOf(req.query),
+    };
+    return answer(reply, await svc.upsert(p, m[1], req.body, opts), idem);
   });
 
   // epilot's GetEntity answer: the entity and the entities it points at that the caller may view;
@@ -91,15 +82,59 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
       return { entity: req.query.hydrate ? ctx.relations.hydrate(entity, relations) : entity, relations };
     },
   );
-  app.put<SlugId>('/v1/entity/:slug/:id', { schema: writeQuery }, async (req) =>
-    svc.update(await who(req), req.params.slug, req.params.id, req.body, 'put', false, activityOf(req.query)),
-  );
-  app.patch<SlugId>('/v1/entity/:slug/:id', { schema: writeQuery }, async (req) => {
-    if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
-    const { slug, id } = req.params;
-    return svc.update(await who(req), slug, id, req.body, 'patch', dryRun(req.query), activityOf(req.query));
+  app.put<SlugId>('/v1/entity/:slug/:id', idempotent, async (req, reply) => {
+    const p = await who(req);
+    const idem = idempotencyOf(req, p);
+    return answer(
+      reply,
+      await svc.update(p, req.params.slug, req.params.id, req.body, 'put', {
+        idempotency: idem,
+        activity: activityOf(req.query),
+      }),
+      idem,
+    );
   });
-  app.delete<SlugId>('/v1/entity/:slug/:id', { schema: writeQuery }, async (req) =>
-    svc.remove(await who(req), req.params.slug, req.params.id, activityOf(req.query)),
+  app.delete<SlugId & { Querystring: { purge?: boolean } }>(
+    '/v1/entity/:slug/:id',
+    {
+      ...idempotent,
+      schema: { querystring: { type: 'object', properties: { ...activityQuery, purge: { type: 'boolean' } } } },
+    },
+    async (req, reply) => {
+      const p = await who(req);
+      const idem = idempotencyOf(req, p);
+      const purge = req.query.purge === true;
+      const opts = { idempotency: idem, activity: activityOf(req.query) };
+      return answer(reply, await svc.remove(p, req.params.slug, req.params.id, purge, opts), idem);
+    },
   );
+
+  // Its own plugin: epilot's client sends `restoreEntity` without a body (see `acceptBodylessJson`).
+  app.register(async (scope) => {
+    acceptBodylessJson(scope);
+    // `PATCH /v1/entity/{slug}/{id}:restore` too: the router cannot split a literal `:` after a parameter.
+    scope.patch<SlugId>('/v1/entity/:slug/:id', idempotent, async (req, reply) => {
+      const p = await who(req);
+      const restore = /^(.+):restore$/.exec(req.params.id);
+      if (restore?.[1]) {
+        checkRestoreBody(req.body);
+        const idem = idempotencyOf(req, p);
+        return answer(reply, await svc.restore(p, req.params.slug, restore[1], { idempotency: idem }), idem);
+      }
+      if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
+      const idem = idempotencyOf(req, p, dryRun(req.query));
+      const opts = { dryRun: dryRun(req.query), idempotency: idem, activity: activityOf(req.query) };
+      return answer(reply, await svc.update(p, req.params.slug, req.params.id, req.body, 'patch', opts), idem);
+    });
+  });
+}
+
+/** `restoreEntity` takes no payload; epilot allows `{}` "to satisfy certain HTTP clients". */
+function checkRestoreBody(body: unknown): void {
+  if (body === undefined) return;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('restoreEntity takes no body (or {})');
+  }
+  const [extra] = Object.keys(body);
+  if (extra !== undefined) throw badRequest(`restoreEntity takes no body (or {}): "${extra}" is not supported`);
 }
