@@ -13,6 +13,7 @@ import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
+import { recordRoutes } from './epilot-routes.js';
 import { STATUS_OF } from './error-map.js';
 import { adminRoutes } from './routes/admin.js';
 import { appConfigurationRoutes } from './routes/app-configurations.js';
@@ -63,6 +64,8 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     routerOptions: { querystringParser: parseQuery, ignoreTrailingSlash: true },
   });
+  // Before any route: which epilot operations have a route is read from what gets registered.
+  const answerTheRest = recordRoutes(app);
 
   // Bodies are checked strictly (a number is not a string); query strings and params are coerced.
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
@@ -129,5 +132,7 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     await scope.register(async (apps) => appConfigurationRoutes(apps, ctx, who));
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Last: every epilot operation no route above answers is a 501 naming it.
+  await answerTheRest();
   return app;
 }

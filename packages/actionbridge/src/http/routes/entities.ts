@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { orgOf } from '../../auth/principal.js';
-import { badRequest, notFound } from '../../domain/errors.js';
+import { badRequest } from '../../domain/errors.js';
 import { BUILTIN_SCHEMAS, checkSlug } from '../../entities/service.js';
+import { routeOf } from '../epilot-routes.js';
 import type { Context, Who } from '../server.js';
 
 const schemaItem = (slug: string) => ({
@@ -60,11 +61,10 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     reply.status(201).send(await svc.create(await who(req), req.params.slug, req.body)),
   );
 
-  // `PATCH /v1/entity/{slug}:upsert`: the router cannot split a literal `:` after a parameter.
-  app.patch<Slug>('/v1/entity/:slug', async (req, reply) => {
-    const m = /^(.+):upsert$/.exec(req.params.slug);
-    if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
-    const { entity, created } = await svc.upsert(await who(req), m[1], req.body, dryRun(req.query), strict(req.query));
+  // A parameter with a `:verb` suffix: see `routeOf`.
+  app.patch<Slug>(routeOf('/v1/entity/{slug}:upsert'), async (req, reply) => {
+    const p = await who(req);
+    const { entity, created } = await svc.upsert(p, req.params.slug, req.body, dryRun(req.query), strict(req.query));
     return reply.status(created ? 201 : 200).send(entity);
   });
 
