@@ -1,5 +1,6 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
+import { EPILOT_OPERATIONS } from '../domain/epilot-operations.js';
 import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import type { EntityDiff, EntityItem, EntityOperation, GrantAction } from '../domain/types.js';
 import type { Store } from '../store/store.js';
@@ -14,9 +15,24 @@ export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
 /** System fields the server owns: sent values are ignored (`_schema` must match the path). */
 const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at', '_owners', '_acl']);
 
+/**
+ * Words epilot's entity API has in the place of a schema slug (`/v1/entity/activity`,
+ * `/v1/entity/view/{id}`, `/v1/entity/schemas/…`, `/v1/entity/taxonomies`, `/v1/entity/views`): its
+ * own operations answer there, so an entity schema of that name could not be created or read the
+ * way every other one is. They are not schema slugs, in epilot's API or here.
+ */
+export const RESERVED_SLUGS: ReadonlySet<string> = new Set(
+  EPILOT_OPERATIONS.flatMap((op) => /^\/v\d+\/entity\/([a-z][a-z0-9_-]*)(?:\/|$)/.exec(op.path)?.[1] ?? []),
+);
+
 export function checkSlug(slug: string): string {
   if (!SLUG.test(slug))
     throw badRequest(`invalid entity schema slug "${slug}": use lowercase letters, digits, _ and -`);
+  if (RESERVED_SLUGS.has(slug)) {
+    throw badRequest(
+      `"${slug}" is not an entity schema slug: epilot's entity API uses /v1/entity/${slug} for other operations`,
+    );
+  }
   return slug;
 }
 
