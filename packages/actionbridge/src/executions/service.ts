@@ -1,5 +1,5 @@
 import { hashToken } from '../auth/principal.js';
-import { conflict, notFound, unprocessable } from '../domain/errors.js';
+import { badRequest, conflict, DomainError, notFound, unprocessable } from '../domain/errors.js';
 import type { Delivery, EntityItem, Execution, ExecutionAction, Flow } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secrets/box.js';
@@ -171,7 +171,10 @@ export class ExecutionService {
 
   /**
    * `POST /v1/automation/public/executions:resume`: ends a waiting action with the app's result
-   * (success unless it says `failed`). A token works once.
+   * (success unless it says `failed`). A token works once. A token that is unknown, used or timed
+   * out is a 404, the same answer for each, so the answer never tells which tokens exist or
+   * existed; a live token whose action no longer waits (its execution was cancelled) is a 400,
+   * epilot's "execution could not be resumed".
    */
   async resume(body: {
     resume_token: string;
@@ -182,13 +185,13 @@ export class ExecutionService {
     const { store } = this.env;
     const { value, changes } = await store.transaction(async (tx) => {
       const token = await tx.useResumeToken(hashToken(body.resume_token), Date.now());
-      if (!token) throw conflict('resume token is unknown, already used, or timed out');
+      if (!token) throw new DomainError('not_found', 'resume token is unknown, already used, or timed out');
       const exec = await tx.getExecution(token.org_id, token.execution_id, true);
       const index = exec ? exec.actions.findIndex((a) => a.id === token.action_id) : -1;
       const action = exec?.actions[index];
       if (!exec || !action) throw notFound('execution of this resume token');
       if (action.execution_status !== 'paused' && action.execution_status !== 'in_progress') {
-        throw conflict(`the action is ${action.execution_status}, not waiting for a callback`);
+        throw badRequest(`the action is ${action.execution_status}, not waiting for a callback`);
       }
       // The callback may beat the app's own answer: that answer then finds the action settled.
       if (action.execution_status === 'in_progress' && action.delivery_id) {

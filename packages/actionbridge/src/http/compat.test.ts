@@ -207,10 +207,12 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'putFlow', put, 200);
     });
 
-    it('deleteFlow (200)', { todo: 'answers 204; epilot documents 200' }, async () => {
+    it('deleteFlow (200, 404)', async () => {
       const { automation, api } = await clients();
       const flowId = ((await automation.createFlow(null, await flowBody(api))).data as { id: string }).id;
       expectAnswer(d, 'deleteFlow', await call(automation.deleteFlow({ flow_id: flowId })), 200);
+      expectAnswer(d, 'getFlow', await call(automation.getFlow({ flow_id: flowId })), 404);
+      expectAnswer(d, 'deleteFlow', await call(automation.deleteFlow({ flow_id: flowId })), 404);
     });
 
     it('startExecution (201)', async () => {
@@ -253,25 +255,42 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'retriggerAction', r, 200);
     });
 
-    it('resumeExecutionWithToken (200, then 400/404 for a used token)', {
-      todo: 'a used token answers 409 (ExecutionService.resume); the definition documents 400 and 404',
-    }, async () => {
-      const { automation, flow, entity } = await withFlow(
-        [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
-        () => ({ status: 202, body: {} }),
-      );
-      const before = env.rx.received.length;
-      const { id } = await startAndWait(automation, flow.id, entity._id);
-      await env.rx.waitFor(before + 1);
-      const token = JSON.parse(env.rx.received[before]!.body).data.resume_token as string;
-      await untilStatus(automation, id, 'paused');
+    it('resumeExecutionWithToken (200; 404 for a used or unknown token, the same answer; 400 once the execution is cancelled)', async () => {
+      const waiting = () =>
+        withFlow([{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }], () => ({
+          status: 202,
+          body: {},
+        }));
+      /** Starts the flow and returns the execution's id once it waits, with the resume token its app received. */
+      const paused = async (c: Awaited<ReturnType<typeof waiting>>) => {
+        const before = env.rx.received.length;
+        const { id } = await startAndWait(c.automation, c.flow.id, c.entity._id);
+        await env.rx.waitFor(before + 1);
+        const token = JSON.parse(env.rx.received[before]!.body).data.resume_token as string;
+        await untilStatus(c.automation, id, 'paused');
+        return { id, token };
+      };
       const anon = automationClient();
       anon.defaults.baseURL = env.p.url;
+
+      const c = await waiting();
+      const { token } = await paused(c);
       const resumed = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
       expectAnswer(d, 'resumeExecutionWithToken', resumed, 200);
-      const again = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
-      assert.ok([400, 404].includes(again.status), `a used token answered ${again.status}`);
+      const used = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
+      expectAnswer(d, 'resumeExecutionWithToken', used, 404);
+      const unknown = await call(anon.resumeExecutionWithToken(null, { resume_token: `${token}x` }));
+      expectAnswer(d, 'resumeExecutionWithToken', unknown, 404);
+      assert.deepEqual(unknown.data, used.data, 'a used token and one that never existed get the same answer');
+
+      const other = await waiting();
+      const second = await paused(other);
+      await other.automation.cancelExecution({ execution_id: second.id });
+      const late = await call(anon.resumeExecutionWithToken(null, { resume_token: second.token }));
+      expectAnswer(d, 'resumeExecutionWithToken', late, 400);
+      assert.match((late.data as { error: string }).error, /the action is cancelled, not waiting for a callback/);
     });
+
   });
 
   describe('@epilot/sdk app client: installations', () => {

@@ -337,7 +337,8 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     if (!(await store.transaction((tx) => tx.deleteFlow(orgId, req.params.flow_id)))) {
       throw notFound(`flow ${req.params.flow_id}`);
     }
-    return reply.status(204).send();
+    // epilot documents 200 without a body.
+    return reply.status(200).send();
   });
 
   app.get<{ Querystring: { entity_id?: string; size: number; from: number } }>(
