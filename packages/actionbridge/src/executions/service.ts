@@ -1,12 +1,21 @@
 import { hashToken } from '../auth/principal.js';
 import { badRequest, conflict, DomainError, notFound, unprocessable } from '../domain/errors.js';
-import type { Delivery, EntityItem, Execution, ExecutionAction, Flow } from '../domain/types.js';
+import type { Delivery, EntityItem, Execution, ExecutionAction, Flow, FlowSchedule } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { Catalog, Changes, carryOut, type DispatchEnv } from './dispatch.js';
-import { awaitReplay, cancel, createExecution, finish, rerun, runningOther, TERMINAL } from './state.js';
+import {
+  awaitReplay,
+  cancel,
+  cancelSchedule,
+  createExecution,
+  finish,
+  rerun,
+  runningOther,
+  TERMINAL,
+} from './state.js';
 
 export interface ExecutionServiceEnv {
   store: Store;
@@ -103,6 +112,30 @@ export class ExecutionService {
       changes.finished.push(...cancel(exec, now).flatMap((e) => (e.kind === 'finished' ? [e.status] : [])));
       await tx.cancelPendingDeliveries(orgId, { execution_id: executionId }, now);
       return exec;
+    });
+  }
+
+  /**
+   * `DELETE /v1/automation/executions/{id}/schedules/{schedule_id}` (epilot's cancelSchedule): the
+   * action waiting for the schedule is not sent, and the execution ends `cancelled` (see
+   * `cancelSchedule` in state.ts). Answers the schedule. A schedule nothing waits for (not reached
+   * yet, already due, or cancelled) is a 404, the only error epilot documents besides 403.
+   */
+  cancelSchedule(orgId: string, executionId: string, scheduleId: string): Promise<FlowSchedule> {
+    return this.change(orgId, executionId, async (exec, tx, changes) => {
+      const schedule = exec.schedules?.find((s) => s.id === scheduleId);
+      if (!schedule) throw notFound(`schedule ${scheduleId} of execution ${executionId}`);
+      const now = nowIso();
+      const effects = cancelSchedule(exec, scheduleId, Date.parse(now), now);
+      if (!effects) {
+        throw new DomainError(
+          'not_found',
+          `no action of execution ${executionId} is waiting for schedule ${scheduleId}`,
+        );
+      }
+      changes.finished.push(...effects.flatMap((e) => (e.kind === 'finished' ? [e.status] : [])));
+      await tx.cancelPendingDeliveries(orgId, { execution_id: executionId }, now);
+      return schedule;
     });
   }
 

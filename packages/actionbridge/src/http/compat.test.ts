@@ -291,6 +291,44 @@ describe('epilot clients against the server, answers checked against their OpenA
       assert.match((late.data as { error: string }).error, /the action is cancelled, not waiting for a callback/);
     });
 
+    it('cancelSchedule (200 with the schedule; 404 for a schedule nothing waits for, or none of the execution)', async () => {
+      const c = await withFlow();
+      const schedule = {
+        id: 'later',
+        numberOfUnits: 1,
+        timePeriod: 'days',
+        timeRelation: 'after',
+        source: { id: 'start', origin: 'automation' },
+      };
+      const flow = (
+        await c.automation.createFlow(null, {
+          flow_name: 'Later',
+          triggers: [{ type: 'entity_manual', configuration: { schema: 'opportunity' } }],
+          schedules: [schedule],
+          actions: [
+            {
+              name: 'Later',
+              type: 'custom-action',
+              schedule_id: 'later',
+              config: { app_id: c.appId, component_id: 'act' },
+            },
+          ],
+        } as never)
+      ).data as { id: string };
+      const { id } = await startAndWait(c.automation, flow.id, c.entity._id);
+      await untilStatus(c.automation, id, 'scheduled');
+      const cancelled = await call(c.automation.cancelSchedule({ execution_id: id, schedule_id: 'later' }));
+      expectAnswer(d, 'cancelSchedule', cancelled, 200);
+      assert.deepEqual(cancelled.data, schedule);
+      const exec = (await c.automation.getExecution({ execution_id: id })).data;
+      assert.equal(exec.execution_status, 'cancelled');
+      const again = await call(c.automation.cancelSchedule({ execution_id: id, schedule_id: 'later' }));
+      expectAnswer(d, 'cancelSchedule', again, 404);
+      const none = await call(c.automation.cancelSchedule({ execution_id: id, schedule_id: 'nope' }));
+      expectAnswer(d, 'cancelSchedule', none, 404);
+      const noExecution = await call(c.automation.cancelSchedule({ execution_id: 'nope', schedule_id: 'later' }));
+      expectAnswer(d, 'cancelSchedule', noExecution, 404);
+    });
   });
 
   describe('@epilot/sdk app client: installations', () => {

@@ -398,6 +398,14 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     present(await executions.cancel(requireOrgToken(await who(req)), req.params.execution_id)),
   );
 
+  app.delete<{ Params: { execution_id: string; schedule_id: string } }>(
+    '/v1/automation/executions/:execution_id/schedules/:schedule_id',
+    async (req) => {
+      const { execution_id, schedule_id } = req.params;
+      return executions.cancelSchedule(requireOrgToken(await who(req)), execution_id, schedule_id);
+    },
+  );
+
   // Its own plugin: epilot's client sends this POST without a body (see `acceptBodyless`).
   app.register(async (scope) => {
     acceptBodylessJson(scope);
