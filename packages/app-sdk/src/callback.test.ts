@@ -23,9 +23,12 @@ describe('reportResult', () => {
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       received.push({ method: req.method, path: req.url, contentType: req.headers['content-type'], body });
+      // ActionBridge's answer to a used token.
       const used = body.resume_token === 'used';
-      res.writeHead(used ? 409 : 200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(used ? { status: 409, error: 'token already used' } : {}));
+      res.writeHead(used ? 404 : 200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(used ? { status: 404, error: 'resume token is unknown, already used, or timed out' } : {}),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -66,7 +69,7 @@ describe('reportResult', () => {
   test('a non-2xx answer is a CallbackError with status and body', async () => {
     await assert.rejects(reportResult(payload('used')), (error) => {
       assert.ok(error instanceof CallbackError);
-      assert.equal(error.status, 409);
+      assert.equal(error.status, 404);
       assert.match(error.body, /already used/);
       return true;
     });

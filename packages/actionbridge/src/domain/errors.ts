@@ -12,7 +12,9 @@ export type ErrorKind =
   | 'unprocessable'
   | 'too_large'
   | 'unsupported_media_type'
-  | 'unavailable';
+  | 'unavailable'
+  /** An epilot operation ActionBridge does not implement (the message names it). */
+  | 'not_implemented';
 
 export class DomainError extends Error {
   constructor(

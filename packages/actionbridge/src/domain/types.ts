@@ -282,7 +282,7 @@ export interface ExecutionAction extends FlowAction {
   delivery_id?: string;
   /** ActionBridge: when a scheduled action is sent (it shows `scheduled` until then). */
   scheduled_at?: string;
-  /** Why the action was skipped (epilot's `reason`): a condition that did not hold. */
+  /** Why the action was skipped or cancelled (epilot's `reason`): a condition that did not hold, a cancelled schedule. */
   reason?: { message: string; payload?: Record<string, unknown> };
 }
 

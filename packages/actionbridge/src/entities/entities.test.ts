@@ -310,6 +310,29 @@ describe('entity API', () => {
     assert.equal((await o.req('GET', '/v1/entity/schemas/meter')).body.slug, 'meter');
   });
 
+  it("refuses epilot's own path words as schema slugs (activity, schemas, taxonomies, view, views), on every route", async () => {
+    const o = (await p.newOrg()).client;
+    const refused = [
+      await o.req('POST', '/v1/entity/schemas', { name: 's' }),
+      await o.req('POST', '/v1/entity/views', { name: 'v' }),
+      await o.req('PATCH', '/v1/entity/activity:upsert', { unique_key: ['k'], entity: { k: 1 } }),
+      await o.req('PATCH', '/v1/entity/taxonomies:upsert', { unique_key: ['k'], entity: { k: 1 } }),
+      await o.req('GET', '/v1/entity/views/v1'),
+      await o.req('PUT', '/v1/entity/activity/a1', { name: 'a' }),
+      await o.req('GET', '/v1/entity/schemas/view'),
+    ];
+    for (const r of refused) {
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(
+        r.body.error,
+        /^"(schemas|views|activity|taxonomies|view)" is not an entity schema slug: epilot's entity API uses \/v1\/entity\/\1 for other operations$/,
+      );
+    }
+    const made = await o.req('POST', '/v1/entity:search', { q: '*:*' });
+    assert.equal(made.body.hits, 0, 'nothing was created');
+    assert.equal((await o.req('POST', '/v1/entity/viewing', { name: 'v' })).status, 201, 'other slugs are fine');
+  });
+
   it('emits an event with its diff for every write: created, updated, deleted', async () => {
     const rx = await new Receiver().start();
     try {

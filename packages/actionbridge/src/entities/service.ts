@@ -1,5 +1,6 @@
 import { isAllowed } from '../auth/grants.js';
 import { grantsOf, orgOf, type Principal } from '../auth/principal.js';
+import { EPILOT_OPERATIONS } from '../domain/epilot-operations.js';
 import { badRequest, conflict, forbidden, notAllowed, notFound, unprocessable } from '../domain/errors.js';
 import type {
   ActivityOperation,
@@ -19,8 +20,6 @@ import { planSearch, uniqueKeyMatch } from './planner.js';
 import { checkRelations, relationItems, sameRelations } from './relations.js';
 
 export const SLUG = /^[a-z][a-z0-9_-]{0,63}$/;
-/** Path segments of epilot's entity API that are not entity schemas: `/v1/entity/activity` is the Activity API. */
-const NOT_SCHEMAS = new Set(['activity']);
 
 /** System fields the server owns: sent values are ignored (`_schema` must match the path). */
 const READ_ONLY = new Set(['_id', '_org', '_schema', '_created_at', '_updated_at', '_deleted_at']);
@@ -68,11 +67,24 @@ function checkAcl(v: unknown): void {
   }
 }
 
+/**
+ * Words epilot's entity API has in the place of a schema slug (`/v1/entity/activity`,
+ * `/v1/entity/view/{id}`, `/v1/entity/schemas/…`, `/v1/entity/taxonomies`, `/v1/entity/views`): its
+ * own operations answer there, so an entity schema of that name could not be created or read the
+ * way every other one is. They are not schema slugs, in epilot's API or here.
+ */
+export const RESERVED_SLUGS: ReadonlySet<string> = new Set(
+  EPILOT_OPERATIONS.flatMap((op) => /^\/v\d+\/entity\/([a-z][a-z0-9_-]*)(?:\/|$)/.exec(op.path)?.[1] ?? []),
+);
+
 export function checkSlug(slug: string): string {
   if (!SLUG.test(slug))
     throw badRequest(`invalid entity schema slug "${slug}": use lowercase letters, digits, _ and -`);
-  if (NOT_SCHEMAS.has(slug))
-    throw badRequest(`"${slug}" is not an entity schema: /v1/entity/${slug} is epilot's ${slug} API`);
+  if (RESERVED_SLUGS.has(slug)) {
+    throw badRequest(
+      `"${slug}" is not an entity schema slug: epilot's entity API uses /v1/entity/${slug} for other operations`,
+    );
+  }
   return slug;
 }
 

@@ -1,12 +1,21 @@
 import { hashToken } from '../auth/principal.js';
-import { conflict, notFound, unprocessable } from '../domain/errors.js';
-import type { Delivery, EntityItem, Execution, ExecutionAction, Flow } from '../domain/types.js';
+import { badRequest, conflict, DomainError, notFound, unprocessable } from '../domain/errors.js';
+import type { Delivery, EntityItem, Execution, ExecutionAction, Flow, FlowSchedule } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { newUuid, nowIso } from '../util/ids.js';
 import { Catalog, Changes, carryOut, type DispatchEnv } from './dispatch.js';
-import { awaitReplay, cancel, createExecution, finish, rerun, runningOther, TERMINAL } from './state.js';
+import {
+  awaitReplay,
+  cancel,
+  cancelSchedule,
+  createExecution,
+  finish,
+  rerun,
+  runningOther,
+  TERMINAL,
+} from './state.js';
 
 export interface ExecutionServiceEnv {
   store: Store;
@@ -108,6 +117,30 @@ export class ExecutionService {
   }
 
   /**
+   * `DELETE /v1/automation/executions/{id}/schedules/{schedule_id}` (epilot's cancelSchedule): the
+   * action waiting for the schedule is not sent, and the execution ends `cancelled` (see
+   * `cancelSchedule` in state.ts). Answers the schedule. A schedule nothing waits for (not reached
+   * yet, already due, or cancelled) is a 404, the only error epilot documents besides 403.
+   */
+  cancelSchedule(orgId: string, executionId: string, scheduleId: string): Promise<FlowSchedule> {
+    return this.change(orgId, executionId, async (exec, tx, changes) => {
+      const schedule = exec.schedules?.find((s) => s.id === scheduleId);
+      if (!schedule) throw notFound(`schedule ${scheduleId} of execution ${executionId}`);
+      const now = nowIso();
+      const effects = cancelSchedule(exec, scheduleId, Date.parse(now), now);
+      if (!effects) {
+        throw new DomainError(
+          'not_found',
+          `no action of execution ${executionId} is waiting for schedule ${scheduleId}`,
+        );
+      }
+      changes.finished.push(...effects.flatMap((e) => (e.kind === 'finished' ? [e.status] : [])));
+      await tx.cancelPendingDeliveries(orgId, { execution_id: executionId }, now);
+      return schedule;
+    });
+  }
+
+  /**
    * Runs a failed (or stuck) action again: a new delivery with a new `webhook-id`, built from the
    * execution's snapshot; the actions skipped after it run again once it succeeds, unless `resume`
    * is false (epilot's RETRY_AND_STOP).
@@ -172,7 +205,10 @@ export class ExecutionService {
 
   /**
    * `POST /v1/automation/public/executions:resume`: ends a waiting action with the app's result
-   * (success unless it says `failed`). A token works once.
+   * (success unless it says `failed`). A token works once. A token that is unknown, used or timed
+   * out is a 404, the same answer for each, so the answer never tells which tokens exist or
+   * existed; a live token whose action no longer waits (its execution was cancelled) is a 400,
+   * epilot's "execution could not be resumed".
    */
   async resume(body: {
     resume_token: string;
@@ -183,13 +219,13 @@ export class ExecutionService {
     const { store } = this.env;
     const { value, changes } = await store.transaction(async (tx) => {
       const token = await tx.useResumeToken(hashToken(body.resume_token), Date.now());
-      if (!token) throw conflict('resume token is unknown, already used, or timed out');
+      if (!token) throw new DomainError('not_found', 'resume token is unknown, already used, or timed out');
       const exec = await tx.getExecution(token.org_id, token.execution_id, true);
       const index = exec ? exec.actions.findIndex((a) => a.id === token.action_id) : -1;
       const action = exec?.actions[index];
       if (!exec || !action) throw notFound('execution of this resume token');
       if (action.execution_status !== 'paused' && action.execution_status !== 'in_progress') {
-        throw conflict(`the action is ${action.execution_status}, not waiting for a callback`);
+        throw badRequest(`the action is ${action.execution_status}, not waiting for a callback`);
       }
       // The callback may beat the app's own answer: that answer then finds the action settled.
       if (action.execution_status === 'in_progress' && action.delivery_id) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EntityItem, Flow, FlowAction } from '../domain/types.js';
-import { cancel, createExecution, finish, presentExecution, rerun, settle } from './state.js';
+import { cancel, cancelSchedule, createExecution, finish, presentExecution, rerun, settle } from './state.js';
 
 const NOW = '2026-05-01T10:00:00.000Z';
 const NOW_MS = Date.parse(NOW);
@@ -188,6 +188,29 @@ describe('schedules: delayed actions', () => {
     const { exec } = start(flow({ schedules, actions: [act('a', { schedule_id: 'later' }), act('b')] }));
     cancel(exec, NOW);
     assert.deepEqual(statuses(presentExecution(exec, NOW_MS)), ['cancelled', 'skipped']);
+  });
+
+  it('cancelSchedule: the action waiting for that schedule ends cancelled with the reason, the execution too', () => {
+    const { exec } = start(flow({ schedules, actions: [act('a', { schedule_id: 'later' }), act('b')] }));
+    const effects = cancelSchedule(exec, 'later', NOW_MS, NOW);
+    assert.deepEqual(effects, [{ kind: 'finished', status: 'cancelled' }]);
+    assert.deepEqual(statuses(exec), ['cancelled', 'skipped']);
+    assert.equal(exec.execution_status, 'cancelled');
+    assert.deepEqual(exec.actions[0]?.reason, {
+      message: 'schedule later was cancelled',
+      payload: { schedule_id: 'later' },
+    });
+  });
+
+  it('cancelSchedule changes nothing when no action waits for that schedule: another one, or already due', () => {
+    const { exec } = start(flow({ schedules, actions: [act('a', { schedule_id: 'later' }), act('b')] }));
+    const before = structuredClone(exec);
+    assert.equal(cancelSchedule(exec, 'before-due', NOW_MS, NOW), undefined, 'no action uses it');
+    const due = Date.parse('2026-05-01T10:30:00.001Z');
+    assert.equal(cancelSchedule(exec, 'later', due, NOW), undefined, 'its time has come: it is being sent');
+    const past = start(flow({ schedules, actions: [act('a', { schedule_id: 'past' })] })).exec;
+    assert.equal(cancelSchedule(past, 'past', NOW_MS, NOW), undefined, 'never waited');
+    assert.deepEqual(exec, before);
   });
 
   it('every execution shows epilot’s status beside execution_status', () => {

@@ -190,6 +190,25 @@ export function cancel(exec: Execution, now: string): Effect[] {
   return [{ kind: 'finished', status: 'cancelled' }];
 }
 
+/** An action waiting for its schedule: stored in progress, its delivery due at `scheduled_at`, still ahead. */
+export const isScheduled = (a: ExecutionAction, nowMs: number): boolean =>
+  a.execution_status === 'in_progress' && a.scheduled_at !== undefined && Date.parse(a.scheduled_at) > nowMs;
+
+/**
+ * epilot's cancelSchedule: the actions waiting for schedule `scheduleId` end `cancelled` (with the
+ * reason) and, since an action runs only once the one before it has, so does the execution, the
+ * rest `skipped` (as when it is cancelled; a retrigger of the action resumes it). Undefined, and
+ * nothing changed, when no action waits for that schedule.
+ */
+export function cancelSchedule(exec: Execution, scheduleId: string, nowMs: number, now: string): Effect[] | undefined {
+  const waiting = exec.actions.filter((a) => a.schedule_id === scheduleId && isScheduled(a, nowMs));
+  if (waiting.length === 0) return undefined;
+  for (const a of waiting) {
+    a.reason = { message: `schedule ${scheduleId} was cancelled`, payload: { schedule_id: scheduleId } };
+  }
+  return cancel(exec, now);
+}
+
 /** Another action of the execution that is still running (in flight or waiting for its callback). */
 export function runningOther(exec: Execution, index: number): ExecutionAction | undefined {
   return exec.actions.find(
@@ -233,9 +252,9 @@ function reopenLater(exec: Execution, index: number): void {
  * stored as in progress: its delivery is due then); the execution too, while nothing else runs.
  */
 export function presentExecution(exec: Execution, nowMs: number): Execution & { status: ExecutionStatus } {
-  const waiting = (a: ExecutionAction) =>
-    a.execution_status === 'in_progress' && a.scheduled_at !== undefined && Date.parse(a.scheduled_at) > nowMs;
-  const actions = exec.actions.map((a) => (waiting(a) ? { ...a, execution_status: 'scheduled' as const } : a));
+  const actions = exec.actions.map((a) =>
+    isScheduled(a, nowMs) ? { ...a, execution_status: 'scheduled' as const } : a,
+  );
   const status =
     exec.execution_status === 'in_progress' &&
     actions.some((a) => a.execution_status === 'scheduled') &&

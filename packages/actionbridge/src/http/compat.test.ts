@@ -41,80 +41,6 @@ const defs = {
   app: OpenApiChecker.load('app'),
 };
 
-/** The operations of each definition ActionBridge implements today (the rest: see the last tests). */
-const IMPLEMENTED = {
-  entity: [
-    'listSchemas',
-    'getSchema',
-    'putSchema',
-    'deleteSchema',
-    'searchEntities',
-    'createEntity',
-    'upsertEntity',
-    'getEntity',
-    'updateEntity',
-    'patchEntity',
-    'deleteEntity',
-    'getRelations',
-    'addRelations',
-    'removeRelations',
-    'getRelationsV2',
-    'getRelationsV3',
-    'getRelatedEntitiesCount',
-    'updateRelation',
-    'deleteRelation',
-    'createActivity',
-    'getActivity',
-    'attachActivity',
-    'getEntityActivityFeed',
-    'restoreEntity',
-  ],
-  automation: [
-    'searchFlows',
-    'createFlow',
-    'getFlow',
-    'putFlow',
-    'deleteFlow',
-    'getExecutions',
-    'startExecution',
-    'getExecution',
-    'cancelExecution',
-    'retriggerAction',
-    'resumeExecutionWithToken',
-  ],
-  app: [
-    'listInstallations',
-    'getInstallation',
-    'install',
-    'patchInstallation',
-    'uninstall',
-    'promoteVersion',
-    'listConfigurations',
-    'createConfiguration',
-    'listPublicConfigurations',
-    'getPublicConfiguration',
-    'getConfiguration',
-    'patchMetadata',
-    'deleteConfiguration',
-    'listVersions',
-    'getVersion',
-    'deleteVersion',
-    'patchVersion',
-    'getReview',
-    'createReview',
-    'createComponent',
-    'patchComponent',
-    'deleteComponent',
-    'cloneVersion',
-  ],
-};
-
-/** A concrete request for an operation: path parameters filled in, `{}` as the body where one is allowed. */
-function requestFor(op: { method: string; path: string }) {
-  const path = op.path.replace(/\{[^}]+\}/g, 'x0');
-  return { method: op.method, path, body: ['POST', 'PUT', 'PATCH'].includes(op.method) ? {} : undefined };
-}
-
 describe('epilot clients against the server, answers checked against their OpenAPI definitions', () => {
   const env = useTestPlatform();
 
@@ -409,10 +335,12 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'putFlow', put, 200);
     });
 
-    it('deleteFlow (200)', { todo: 'answers 204; epilot documents 200' }, async () => {
+    it('deleteFlow (200, 404)', async () => {
       const { automation, api } = await clients();
       const flowId = ((await automation.createFlow(null, await flowBody(api))).data as { id: string }).id;
       expectAnswer(d, 'deleteFlow', await call(automation.deleteFlow({ flow_id: flowId })), 200);
+      expectAnswer(d, 'getFlow', await call(automation.getFlow({ flow_id: flowId })), 404);
+      expectAnswer(d, 'deleteFlow', await call(automation.deleteFlow({ flow_id: flowId })), 404);
     });
 
     it('startExecution (201)', async () => {
@@ -455,24 +383,79 @@ describe('epilot clients against the server, answers checked against their OpenA
       expectAnswer(d, 'retriggerAction', r, 200);
     });
 
-    it('resumeExecutionWithToken (200, then 400/404 for a used token)', {
-      todo: 'a used token answers 409 (ExecutionService.resume); the definition documents 400 and 404',
-    }, async () => {
-      const { automation, flow, entity } = await withFlow(
-        [{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }],
-        () => ({ status: 202, body: {} }),
-      );
-      const before = env.rx.received.length;
-      const { id } = await startAndWait(automation, flow.id, entity._id);
-      await env.rx.waitFor(before + 1);
-      const token = JSON.parse(env.rx.received[before]!.body).data.resume_token as string;
-      await untilStatus(automation, id, 'paused');
+    it('resumeExecutionWithToken (200; 404 for a used or unknown token, the same answer; 400 once the execution is cancelled)', async () => {
+      const waiting = () =>
+        withFlow([{ name: 'Wait', type: 'custom-action', config: { wait_for_callback: true } }], () => ({
+          status: 202,
+          body: {},
+        }));
+      /** Starts the flow and returns the execution's id once it waits, with the resume token its app received. */
+      const paused = async (c: Awaited<ReturnType<typeof waiting>>) => {
+        const before = env.rx.received.length;
+        const { id } = await startAndWait(c.automation, c.flow.id, c.entity._id);
+        await env.rx.waitFor(before + 1);
+        const token = JSON.parse(env.rx.received[before]!.body).data.resume_token as string;
+        await untilStatus(c.automation, id, 'paused');
+        return { id, token };
+      };
       const anon = automationClient();
       anon.defaults.baseURL = env.p.url;
+
+      const c = await waiting();
+      const { token } = await paused(c);
       const resumed = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
       expectAnswer(d, 'resumeExecutionWithToken', resumed, 200);
-      const again = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
-      assert.ok([400, 404].includes(again.status), `a used token answered ${again.status}`);
+      const used = await call(anon.resumeExecutionWithToken(null, { resume_token: token }));
+      expectAnswer(d, 'resumeExecutionWithToken', used, 404);
+      const unknown = await call(anon.resumeExecutionWithToken(null, { resume_token: `${token}x` }));
+      expectAnswer(d, 'resumeExecutionWithToken', unknown, 404);
+      assert.deepEqual(unknown.data, used.data, 'a used token and one that never existed get the same answer');
+
+      const other = await waiting();
+      const second = await paused(other);
+      await other.automation.cancelExecution({ execution_id: second.id });
+      const late = await call(anon.resumeExecutionWithToken(null, { resume_token: second.token }));
+      expectAnswer(d, 'resumeExecutionWithToken', late, 400);
+      assert.match((late.data as { error: string }).error, /the action is cancelled, not waiting for a callback/);
+    });
+
+    it('cancelSchedule (200 with the schedule; 404 for a schedule nothing waits for, or none of the execution)', async () => {
+      const c = await withFlow();
+      const schedule = {
+        id: 'later',
+        numberOfUnits: 1,
+        timePeriod: 'days',
+        timeRelation: 'after',
+        source: { id: 'start', origin: 'automation' },
+      };
+      const flow = (
+        await c.automation.createFlow(null, {
+          flow_name: 'Later',
+          triggers: [{ type: 'entity_manual', configuration: { schema: 'opportunity' } }],
+          schedules: [schedule],
+          actions: [
+            {
+              name: 'Later',
+              type: 'custom-action',
+              schedule_id: 'later',
+              config: { app_id: c.appId, component_id: 'act' },
+            },
+          ],
+        } as never)
+      ).data as { id: string };
+      const { id } = await startAndWait(c.automation, flow.id, c.entity._id);
+      await untilStatus(c.automation, id, 'scheduled');
+      const cancelled = await call(c.automation.cancelSchedule({ execution_id: id, schedule_id: 'later' }));
+      expectAnswer(d, 'cancelSchedule', cancelled, 200);
+      assert.deepEqual(cancelled.data, schedule);
+      const exec = (await c.automation.getExecution({ execution_id: id })).data;
+      assert.equal(exec.execution_status, 'cancelled');
+      const again = await call(c.automation.cancelSchedule({ execution_id: id, schedule_id: 'later' }));
+      expectAnswer(d, 'cancelSchedule', again, 404);
+      const none = await call(c.automation.cancelSchedule({ execution_id: id, schedule_id: 'nope' }));
+      expectAnswer(d, 'cancelSchedule', none, 404);
+      const noExecution = await call(c.automation.cancelSchedule({ execution_id: 'nope', schedule_id: 'later' }));
+      expectAnswer(d, 'cancelSchedule', noExecution, 404);
     });
   });
 
@@ -821,34 +804,125 @@ describe('epilot clients against the server, answers checked against their OpenA
     });
   });
 
-  describe('operations ActionBridge does not implement answer 404 or 501 naming the operation, never a 2xx', () => {
-    it('app: every operation not implemented answers 501 naming it', async () => {
-      const { api } = await clients();
-      const missing = defs.app.operations().filter((o) => !IMPLEMENTED.app.includes(o.operationId));
-      assert.ok(missing.length > 0);
-      for (const op of missing) {
-        const r = requestFor(op);
-        const res = await api.req(r.method, r.path, r.body);
-        assert.equal(res.status, 501, `${op.operationId} ${r.method} ${r.path}: ${JSON.stringify(res.body)}`);
-        assert.match(res.body.error, new RegExp(`^${op.operationId} `));
-      }
-    });
+  describe('every operation of the three definitions: implemented, or a 501 naming it that changes nothing', () => {
+    type Clients = Awaited<ReturnType<typeof clients>>;
+    type Seeded = Clients & { values: Record<string, string> };
+    type Operation = ReturnType<OpenApiChecker['operations']>[number];
 
-    for (const name of ['entity', 'automation'] as const) {
-      const missing = defs[name].operations().filter((o) => !IMPLEMENTED[name].includes(o.operationId));
-      it(`${name}: ${missing.length} operations`, {
-        todo: 'no catalogue of unimplemented operations yet: generic routes answer some of them',
-      }, async () => {
-        const { api } = await clients();
+    /**
+     * An org with one of each thing the three APIs keep: an app (readable through the App API too),
+     * installed, a flow, an opportunity and the flow's finished execution, and a configuration.
+     * `values` are the path parameters sent: the names of those things, `x0` for any other.
+     */
+    async function seeded(): Promise<Seeded> {
+      const c = await clients();
+      const { appId, flow } = await installFlow(c.api, `${env.rx.url}/catalogue`);
+      const entity = (await c.entities.createEntity({ slug: 'opportunity' }, { name: 'Kept' })).data as {
+        _id: string;
+      };
+      const started = (await c.automation.startExecution(null, { flow_id: flow.id, entity_id: entity._id })).data;
+      await until(
+        async () =>
+          (await c.automation.getExecution({ execution_id: started.id! })).data.execution_status === 'success',
+        'the execution',
+      );
+      await c.app.createConfiguration(null, { name: 'Kept', description: { de: 'Bleibt' } });
+      await until(
+        async () => ((await c.api.req('GET', '/v1/events?status=pending')).body.results as unknown[]).length === 0,
+        'events processed',
+      );
+      const values = {
+        slug: 'opportunity',
+        id: entity._id,
+        flow_id: flow.id,
+        execution_id: started.id!,
+        action_id: flow.actions[0]!.id,
+        appId,
+        version: '1',
+        sourceVersion: '1',
+        componentId: 'act',
+      };
+      return { ...c, values };
+    }
+
+    /** Everything the org reads back through the three APIs (and its entity events). */
+    async function everything(c: Seeded) {
+      const appId = c.values.appId!;
+      const reads = [
+        c.entities.searchEntities(null, { q: '*:*', size: 1000, sort: '_id' }),
+        c.automation.searchFlows({ size: 100 }),
+        c.automation.getExecutions({ size: 100 }),
+        c.app.listConfigurations(),
+        c.app.getConfiguration({ appId }),
+        c.app.listVersions({ appId }),
+        c.app.listInstallations(),
+        c.app.getInstallation({ appId }),
+      ].map((r) => call(r as Promise<Answer>));
+      const events = c.api.req('GET', '/v1/events?size=1000').then((r) => ({ status: r.status, data: r.body }));
+      return Promise.all([...reads, events]);
+    }
+
+    /** Calls an operation through its epilot client, path parameters from `values`, `{}` as a body where one goes. */
+    function send(c: Seeded, name: keyof typeof defs, op: Operation): Promise<Answer> {
+      const client = { entity: c.entities, automation: c.automation, app: c.app }[name] as unknown as Record<
+        string,
+        (params?: unknown, data?: unknown) => Promise<Answer>
+      >;
+      const method = client[op.operationId];
+      assert.ok(method, `the ${name} client has no ${op.operationId}`);
+      const params = Object.fromEntries(
+        [...op.path.matchAll(/\{(\w+)\}/g)].map(([, p]) => [p as string, c.values[p as string] ?? 'x0']),
+      );
+      const body = ['POST', 'PUT', 'PATCH'].includes(op.method) ? {} : undefined;
+      return call(method.call(client, params, body));
+    }
+
+    for (const name of ['app', 'entity', 'automation'] as const) {
+      it(`${name}: every operation of ${defs[name].title}`, async () => {
+        const c = await seeded();
+        const ops = defs[name].operations();
+        const missing = new Set(env.p.server.notImplemented.filter((o) => o.api === name).map((o) => o.operationId));
+        // What the server has routes for, as its own OpenAPI document lists them (parameters as `{}`).
+        const paths = (await c.api.req('GET', '/openapi.json')).body.paths as Record<string, Record<string, unknown>>;
+        const shape = (path: string) => path.replace(/\{[^}]+\}/g, '{}');
+        const routed = new Set(
+          Object.entries(paths).flatMap(([path, item]) =>
+            Object.keys(item).map((m) => `${m.toUpperCase()} ${shape(path)}`),
+          ),
+        );
+        assert.deepEqual(
+          ops
+            .filter((o) => missing.has(o.operationId) === routed.has(`${o.method} ${shape(o.path)}`))
+            .map((o) => o.operationId),
+          [],
+          'the operations answered 501 are exactly those the server has no route for',
+        );
+
+        const before = await everything(c);
         const wrong: string[] = [];
-        for (const op of missing) {
-          const r = requestFor(op);
-          const res = await api.req(r.method, r.path, r.body);
-          const named = JSON.stringify(res.body ?? '').includes(op.operationId);
-          if (![404, 501].includes(res.status) || !named)
-            wrong.push(`${op.operationId} ${r.method} ${r.path} → ${res.status}`);
+        for (const op of ops.filter((o) => missing.has(o.operationId))) {
+          const r = await send(c, name, op);
+          const expected = {
+            status: 501,
+            error: `${op.operationId} (${op.method} ${op.path}) is not implemented by ActionBridge`,
+          };
+          if (r.status !== 501 || JSON.stringify(r.data) !== JSON.stringify(expected)) {
+            wrong.push(`${op.operationId} ${op.method} ${op.path} → ${r.status} ${JSON.stringify(r.data)}`);
+          }
         }
-        assert.deepEqual(wrong, []);
+        assert.deepEqual(wrong, [], 'operations without a route answer 501 naming them');
+        assert.deepEqual(await everything(c), before, 'no operation answered 501 changed anything');
+
+        // The others have routes of their own: a real answer, neither the 501 nor "no route" nor a 500.
+        const unreal: string[] = [];
+        for (const op of ops.filter((o) => !missing.has(o.operationId))) {
+          const r = await send(c, name, op);
+          const error = (r.data as { error?: unknown } | undefined)?.error;
+          if (r.status >= 500 || (typeof error === 'string' && error.startsWith('no route'))) {
+            unreal.push(`${op.operationId} ${op.method} ${op.path} → ${r.status} ${JSON.stringify(r.data)}`);
+          }
+        }
+        assert.deepEqual(unreal, [], 'implemented operations answer from their own routes');
       });
     }
   });

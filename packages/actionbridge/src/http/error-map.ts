@@ -11,5 +11,6 @@ export const STATUS_OF: Record<ErrorKind, number> = {
   too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+  not_implemented: 501,
   unavailable: 503,
 };

@@ -317,6 +317,62 @@ for (const backend of BACKENDS)
       );
     });
 
+    it('cancelSchedule: the waiting action is never sent, the execution ends cancelled; a retrigger schedules it again', async () => {
+      env.rx.respond = () => ({ status: 200, body: {} });
+      const s = await setup('cancelled-later');
+      const schedule = {
+        id: 'tomorrow',
+        numberOfUnits: 1,
+        timePeriod: 'days',
+        timeRelation: 'after',
+        source: { id: 'start', origin: 'automation' },
+      };
+      const flow = await s.createFlow({
+        triggers: [{ type: 'entity_manual', configuration: { schema: 'contract' } }],
+        schedules: [schedule],
+        actions: [s.custom('Remind', { schedule_id: 'tomorrow' }), s.custom('After')],
+      });
+      const c = (await s.entities.createEntity({ slug: 'contract' }, { name: 'C' })).data as { _id: string };
+      const started = await call(s.automation.startExecution(null, { flow_id: flow.id, entity_id: c._id }));
+      expectAnswer('startExecution', started, 201);
+      const run = started.data as Execution;
+      assert.equal(run.execution_status, 'scheduled');
+      const due = run.actions[0]?.scheduled_at;
+      assert.equal(
+        due,
+        new Date(Date.parse((run as unknown as { created_at: string }).created_at) + 86_400_000).toISOString(),
+      );
+
+      const cancelled = await call(s.automation.cancelSchedule({ execution_id: run.id, schedule_id: 'tomorrow' }));
+      expectAnswer('cancelSchedule', cancelled, 200);
+      assert.deepEqual(cancelled.data, schedule);
+      const after = await waitFor(s.automation, run.id, 'cancelled');
+      assert.deepEqual(
+        after.actions.map((a) => a.execution_status),
+        ['cancelled', 'skipped'],
+      );
+      assert.equal(after.actions[0]?.reason?.message, 'schedule tomorrow was cancelled');
+      const [delivery] = (await s.api.req('GET', `/v1/deliveries?execution_id=${run.id}`)).body.results;
+      assert.equal(delivery.status, 'cancelled');
+      const again = await call(s.automation.cancelSchedule({ execution_id: run.id, schedule_id: 'tomorrow' }));
+      expectAnswer('cancelSchedule', again, 404);
+      assert.match(
+        (again.data as { error: string }).error,
+        /no action of execution .* is waiting for schedule tomorrow/,
+      );
+
+      const retried = await call(s.automation.retriggerAction({ execution_id: run.id, action_id: 'Remind' }));
+      expectAnswer('retriggerAction', retried, 200);
+      const rescheduled = retried.data as Execution;
+      assert.equal(rescheduled.execution_status, 'scheduled');
+      assert.deepEqual(
+        rescheduled.actions.map((a) => a.execution_status),
+        ['scheduled', 'pending'],
+      );
+      assert.equal(rescheduled.actions[0]?.scheduled_at, due, 'counted from the same start');
+      assert.equal(s.received().length, 0, 'nothing was sent');
+    });
+
     it('a schedule counted from a date the entity does not have fails its action with INVALID_SCHEDULE_CONFIG', async () => {
       env.rx.respond = () => ({ status: 200, body: {} });
       const s = await setup('bad-date');

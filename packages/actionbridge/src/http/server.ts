@@ -15,6 +15,7 @@ import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { unstorableJson } from '../util/json.js';
 import { VERSION } from '../version.js';
+import { recordRoutes } from './epilot-routes.js';
 import { STATUS_OF } from './error-map.js';
 import { refuseKeyElsewhere } from './idempotency.js';
 import { activityRoutes } from './routes/activities.js';
@@ -70,6 +71,8 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     routerOptions: { querystringParser: parseQuery, ignoreTrailingSlash: true },
   });
+  // Before any route: which epilot operations have a route is read from what gets registered.
+  const answerTheRest = recordRoutes(app);
 
   // Bodies are checked strictly (a number is not a string); query strings and params are coerced.
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
@@ -152,5 +155,7 @@ export async function buildServer(ctx: Context): Promise<FastifyInstance> {
     await scope.register(async (activities) => activityRoutes(activities, ctx, who));
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Last: every epilot operation no route above answers is a 501 naming it.
+  await answerTheRest();
   return app;
 }

@@ -3,6 +3,7 @@ import { notFound } from '../../domain/errors.js';
 import type { ActivityBody, FeedParams } from '../../entities/activity-service.js';
 import { acceptBodylessJson } from '../bodies.js';
 import { ACTIVITY_ID, entityIdsOf, listOf, MAX_LIST } from '../entity-params.js';
+import { routeOf } from '../epilot-routes.js';
 import type { Context, Who } from '../server.js';
 
 type EntitiesQuery = { entities?: string[] };
@@ -65,18 +66,19 @@ export function activityRoutes(app: FastifyInstance, ctx: Context, who: Who): vo
       svc.get(await who(req), req.params.id, { from: req.query.operations_from, size: req.query.operations_size }),
   );
 
-  // `POST /v1/entity/activity/{id}:attach`: the router cannot split a literal `:` after a parameter.
+  // `POST /v1/entity/activity/{id}:attach`: a parameter with a `:verb` suffix (see `routeOf`).
   app.post<{ Params: { id: string }; Querystring: EntitiesQuery }>(
-    '/v1/entity/activity/:id',
+    routeOf('/v1/entity/activity/{id}:attach'),
     { schema: { querystring: entitiesQuery } },
     async (req) => {
-      const m = /^(01[0-9a-zA-Z]{24}):attach$/.exec(req.params.id);
-      if (!m?.[1]) {
-        throw notFound(`route POST /v1/entity/activity/${req.params.id} (attachActivity is …/{activity id}:attach)`);
-      }
-      return svc.attach(await who(req), m[1], entityIdsOf('entities', req.query.entities));
+      if (!new RegExp(ACTIVITY_ID).test(req.params.id)) throw notFound(`activity ${req.params.id}`);
+      return svc.attach(await who(req), req.params.id, entityIdsOf('entities', req.query.entities));
     },
   );
+  // Any other `…/{id}:verb` is no operation of epilot's: a 404 that says what attach looks like.
+  app.post<{ Params: { id: string } }>('/v1/entity/activity/:id', async (req) => {
+    throw notFound(`route POST /v1/entity/activity/${req.params.id} (attachActivity is …/{activity id}:attach)`);
+  });
 
   app.get<{ Params: { slug: string; id: string }; Querystring: FeedParams & { exclude_activity_groups?: string } }>(
     '/v1/entity/:slug/:id/activity',

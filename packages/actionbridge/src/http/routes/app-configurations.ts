@@ -19,24 +19,6 @@ type VersionParams = { Params: { appId: string; version: string } };
 type ComponentParams = { Params: { appId: string; version: string; componentId: string } };
 type Paging = { Querystring: { page: number; pageSize: number } };
 
-/** epilot App API operations ActionBridge does not implement: a 501 naming the operation, never a generic answer. */
-const NOT_IMPLEMENTED: Array<[method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, operationId: string]> =
-  [
-    ['POST', '/v1/app-configurations/:appId/events', 'queryEvents'],
-    ['POST', '/v1/app-configurations/:appId/bundle', 'createBundleUploadUrl'],
-    ['POST', '/v1/app-configurations/:appId/zip', 'createZipUploadUrl'],
-    ['POST', '/v1/app-configurations/:appId/logo', 'createLogoUploadUrl'],
-    ['DELETE', '/v1/app-configurations/:appId/logo', 'deleteLogo'],
-    ['GET', '/v1/public/app/:appId/components/:componentId', 'getPublicFacingComponent'],
-    ['POST', '/v1/app/:appId/options/resolve', 'resolveOptions'],
-    ['POST', '/v1/app-events', 'ingestEvent'],
-    ['GET', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyGet'],
-    ['POST', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPost'],
-    ['PUT', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPut'],
-    ['PATCH', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyPatch'],
-    ['DELETE', '/v1/public/app/:appId/proxy/:proxyName/*', 'publicProxyDelete'],
-  ];
-
 /**
  * Body parsers for the routes epilot's clients call (in the plugin that calls this): an empty body
  * is no body, also with a JSON or form content-type (axios sends a POST without data as
@@ -176,17 +158,4 @@ export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context,
   app.get<VersionParams>(`${base}/:appId/versions/:version/review`, async (req) =>
     svc.getReview((await actor(req)).org_id, req.params.appId, req.params.version),
   );
-
-  for (const [method, path, operationId] of NOT_IMPLEMENTED) {
-    app.route({
-      method,
-      url: path,
-      schema: { hide: true },
-      handler: async (_req, reply) =>
-        reply.status(501).send({
-          status: 501,
-          error: `${operationId} (${method} ${path.replace(/:(\w+)/g, '{$1}')}) is not implemented by ActionBridge`,
-        }),
-    });
-  }
 }

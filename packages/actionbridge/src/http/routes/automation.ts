@@ -342,7 +342,8 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
     if (!(await store.transaction((tx) => tx.deleteFlow(orgId, req.params.flow_id)))) {
       throw notFound(`flow ${req.params.flow_id}`);
     }
-    return reply.status(204).send();
+    // epilot documents 200 without a body.
+    return reply.status(200).send();
   });
 
   app.get<{ Querystring: { entity_id?: string; size: number; from: number } }>(
@@ -400,6 +401,14 @@ export function automationRoutes(app: FastifyInstance, ctx: Context, who: Who): 
 
   app.delete<{ Params: { execution_id: string } }>('/v1/automation/executions/:execution_id', async (req) =>
     present(await executions.cancel(requireOrgToken(await who(req)), req.params.execution_id)),
+  );
+
+  app.delete<{ Params: { execution_id: string; schedule_id: string } }>(
+    '/v1/automation/executions/:execution_id/schedules/:schedule_id',
+    async (req) => {
+      const { execution_id, schedule_id } = req.params;
+      return executions.cancelSchedule(requireOrgToken(await who(req)), execution_id, schedule_id);
+    },
   );
 
   // Its own plugin: epilot's client sends this POST without a body (see `acceptBodyless`).

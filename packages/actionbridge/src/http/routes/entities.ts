@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { badRequest, notFound } from '../../domain/errors.js';
+import { badRequest } from '../../domain/errors.js';
 import { acceptBodylessJson } from '../bodies.js';
 import { activityOf, activityQuery } from '../entity-params.js';
+import { routeOf } from '../epilot-routes.js';
 import { answer, IDEMPOTENT_ROUTE, idempotencyOf } from '../idempotency.js';
 import type { Context, Who } from '../server.js';
 import { entitySchemaRoutes } from './entity-schemas.js';
@@ -55,10 +56,8 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     return answer(reply, await svc.create(p, req.params.slug, req.body, opts), idem);
   });
 
-  // `PATCH /v1/entity/{slug}:upsert`: the router cannot split a literal `:` after a parameter.
-  app.patch<Slug>('/v1/entity/:slug', idempotent, async (req, reply) => {
-    const m = /^(.+):upsert$/.exec(req.params.slug);
-    if (!m?.[1]) throw notFound(`route PATCH /v1/entity/${req.params.slug}`);
+  // A parameter with a `:verb` suffix: see `routeOf`.
+  app.patch<Slug>(routeOf('/v1/entity/{slug}:upsert'), idempotent, async (req, reply) => {
     const p = await who(req);
     const idem = idempotencyOf(req, p, dryRun(req.query));
     const opts = {
@@ -67,7 +66,7 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
       idempotency: idem,
       activity: activityOf(req.query),
     };
-    return answer(reply, await svc.upsert(p, m[1], req.body, opts), idem);
+    return answer(reply, await svc.upsert(p, req.params.slug, req.body, opts), idem);
   });
 
   // epilot's GetEntity answer: the entity and the entities it points at that the caller may view;
@@ -109,22 +108,22 @@ export function entityRoutes(app: FastifyInstance, ctx: Context, who: Who): void
     },
   );
 
+  app.patch<SlugId>('/v1/entity/:slug/:id', idempotent, async (req, reply) => {
+    if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
+    const p = await who(req);
+    const idem = idempotencyOf(req, p, dryRun(req.query));
+    const opts = { dryRun: dryRun(req.query), idempotency: idem, activity: activityOf(req.query) };
+    return answer(reply, await svc.update(p, req.params.slug, req.params.id, req.body, 'patch', opts), idem);
+  });
+
   // Its own plugin: epilot's client sends `restoreEntity` without a body (see `acceptBodylessJson`).
   app.register(async (scope) => {
     acceptBodylessJson(scope);
-    // `PATCH /v1/entity/{slug}/{id}:restore` too: the router cannot split a literal `:` after a parameter.
-    scope.patch<SlugId>('/v1/entity/:slug/:id', idempotent, async (req, reply) => {
+    scope.patch<SlugId>(routeOf('/v1/entity/{slug}/{id}:restore'), idempotent, async (req, reply) => {
+      checkRestoreBody(req.body);
       const p = await who(req);
-      const restore = /^(.+):restore$/.exec(req.params.id);
-      if (restore?.[1]) {
-        checkRestoreBody(req.body);
-        const idem = idempotencyOf(req, p);
-        return answer(reply, await svc.restore(p, req.params.slug, restore[1], { idempotency: idem }), idem);
-      }
-      if (req.body === undefined) throw badRequest('the body must be a JSON object of entity attributes');
-      const idem = idempotencyOf(req, p, dryRun(req.query));
-      const opts = { dryRun: dryRun(req.query), idempotency: idem, activity: activityOf(req.query) };
-      return answer(reply, await svc.update(p, req.params.slug, req.params.id, req.body, 'patch', opts), idem);
+      const idem = idempotencyOf(req, p);
+      return answer(reply, await svc.restore(p, req.params.slug, req.params.id, { idempotency: idem }), idem);
     });
   });
 }
