@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 
-/** The package version, read once from package.json. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** Set by the bundler (scripts/bundle.mjs): the bundle does not sit next to package.json. */
+declare const ACTIONBRIDGE_VERSION: string | undefined;
+
+/** The package version: read once from package.json, or built into the bundle. */
+export const VERSION: string =
+  typeof ACTIONBRIDGE_VERSION === 'string'
+    ? ACTIONBRIDGE_VERSION
+    : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

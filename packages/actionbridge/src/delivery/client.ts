@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { Agent } from 'undici';
 import { EgressDeniedError, type EgressPolicy } from './egress.js';
+import { loadUndici, type UndiciParts } from './undici.js';
 
 /** How much of a response is read and kept (SPEC §2: outputs are capped at 64 KiB). */
 export const RESPONSE_CAP_BYTES = 64 * 1024;
@@ -28,7 +29,7 @@ export type SendResult =
  * no redirects (undici's `request` does not follow them), response bodies read up to a cap.
  */
 export class DeliveryClient {
-  private loaded: Promise<{ undici: typeof import('undici'); agent: Agent }> | undefined;
+  private loaded: Promise<{ undici: UndiciParts; agent: Agent }> | undefined;
 
   constructor(private readonly egress: EgressPolicy) {}
 
@@ -37,8 +38,8 @@ export class DeliveryClient {
    * waits for it. Imported with the rest at start-up, undici was ~90 ms of the time to healthy
    * (profiled), for a client nothing needs before the first delivery.
    */
-  warm(): Promise<{ undici: typeof import('undici'); agent: Agent }> {
-    this.loaded ??= import('undici').then((undici) => ({
+  warm(): Promise<{ undici: UndiciParts; agent: Agent }> {
+    this.loaded ??= loadUndici().then((undici) => ({
       undici,
       agent: new undici.Agent({
         keepAliveTimeout: 10_000,
@@ -62,18 +63,20 @@ export class DeliveryClient {
     const started = performance.now();
     const duration = () => Math.round(performance.now() - started);
     // An IP literal skips DNS (and so the lookup hook): check it here.
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    const target = new URL(url);
+    const host = target.hostname.replace(/^\[|\]$/g, '');
     const literal = isIP(host) ? this.egress.deny(host) : undefined;
     if (literal)
       return { kind: 'error', error: `egress denied: ${literal}`, timeout: false, durationMs: 0, denied: true };
     const { undici, agent } = await this.warm();
     const { errors } = undici;
     try {
-      const res = await undici.request(url, {
+      const res = await undici.request.call(agent, {
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
         method: 'POST',
         headers,
         body,
-        dispatcher: agent,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
