@@ -38,16 +38,6 @@ async function idleLag(client: Client, entityId: string, rx: Endpoint, firstMark
 
 type Lag = { lagMs: number; writeMs: number };
 
-/**
- * Not met yet on PostgreSQL: during another org's 500-write burst B's deliveries took up to 1.15 s
- * on a quiet machine (2.6 s on a loaded one; SQLite: under 1 s). Reported as todo, with the figure,
- * rather than hidden; the tests still run and print. The flood test passes on PostgreSQL too.
- */
-const PG_LAG_TODO = (backend: 'sqlite' | 'postgres') =>
-  backend === 'postgres'
-    ? 'on PostgreSQL B waits up to ~1.15 s during A’s burst (quiet machine): the lanes’ round trips (open)'
-    : undefined;
-
 function slowest(lags: Lag[]): Lag {
   return lags.reduce((m, l) => (l.lagMs > m.lagMs ? l : m), { lagMs: 0, writeMs: 0 });
 }
@@ -103,7 +93,6 @@ for (const backend of BACKENDS)
 
     it('a burst of 500 writes in one org does not delay another org’s deliveries (< 1 s, or 8× their idle lag on a busy machine), and the burst’s actions all run', {
       timeout: 90_000,
-      todo: PG_LAG_TODO(backend),
     }, async () => {
       const rxA = await new Endpoint().start();
       const rxB = await new Endpoint().start();
@@ -164,7 +153,6 @@ for (const backend of BACKENDS)
     // also stopping this process's clocks and probes.
     it('a write flood (128/s for 5 s) and a heavy search in other orgs delay neither B’s deliveries (< 1 s) nor /healthz (< 100 ms), or 8× their idle times on a busy machine', {
       timeout: 120_000,
-      todo: PG_LAG_TODO(backend),
     }, async () => {
       const rxA = await new Endpoint().start();
       const rxB = await new Endpoint().start();

@@ -32,104 +32,129 @@ interface Pending<E> {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 
+/** A write of a batch without savepoints failed: the batch is rolled back and its writes run alone. */
+class BatchFailed extends Error {}
+
 /**
- * Group commit for API writes: on SQLite, writes that arrive together (within one turn of the
- * event loop) share one transaction, each inside a savepoint of its own, so a write that fails
- * rolls back alone and the others commit. Every caller's promise settles only after the shared
- * COMMIT, so a 2xx still means the write is durable. Measured on the end-to-end bench (32 writers):
- * a commit costs 95–180 µs of event-loop time (the WAL writes), and one per API write was the
- * largest single cost, ~40 % of all SQL time; SAVEPOINT and RELEASE cost ~1 µs each.
+ * Group commit for API writes: writes that arrive together (within one turn of the event loop)
+ * share one transaction, and every caller's promise settles only after the shared COMMIT, so a 2xx
+ * still means the write is durable. What the writes emitted goes to the `sink` in the same
+ * transaction.
  *
- * PostgreSQL has a pool of connections and commits concurrently (and groups its own WAL flushes):
- * there each write is its own transaction, as before. On both, what the writes emitted goes to the
- * `sink` in the same transaction.
+ * - SQLite: each write runs in a savepoint of its own, so one that fails rolls back alone and the
+ *   others commit (SAVEPOINT and RELEASE cost ~1 µs each). Measured on the end-to-end bench (32
+ *   writers): a commit costs 95–180 µs of event-loop time (the WAL writes), and one per API write
+ *   was the largest single cost, ~40 % of all SQL time.
+ * - PostgreSQL: a savepoint is two more round trips per write, so none: a write that fails rolls
+ *   the batch back, and each of its writes is run again in a transaction of its own. Measured on
+ *   the two-process bench (fsync on): socket writes to the server were 38 % of each process's CPU,
+ *   and a write alone costs BEGIN and COMMIT (and a WAL flush) on top of its three inserts. Batches
+ *   run concurrently on the pool's connections.
  */
 export class GroupCommit<E = never> {
   private queue: Array<Pending<E>> = [];
   private scheduled = false;
+  private flushing = 0;
+  /**
+   * Shared transactions in flight at once. SQLite runs one at a time anyway; on PostgreSQL the
+   * writes that arrive while two batches are out form the next one (with one batch per turn of the
+   * event loop, batches stayed at one or two writes and cost more statements per write).
+   */
+  private readonly concurrency: number;
 
   constructor(
     private readonly store: Store,
     private readonly sink?: BatchSink<E>,
-  ) {}
+  ) {
+    this.concurrency = store.dialect === 'sqlite' ? Number.POSITIVE_INFINITY : 2;
+  }
 
-  /** Runs `fn` in a transaction (shared with other writes on SQLite); settles after the commit. */
+  /** Runs `fn` in a transaction shared with other writes; settles after the commit. */
   run<T>(fn: (tx: Store, emitted: E[]) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const item: Pending<E> = { fn, resolve: resolve as (v: unknown) => void, reject };
-      if (this.store.dialect !== 'sqlite') {
-        void this.flush([item], false);
-        return;
-      }
-      this.queue.push(item);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.next());
-      }
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
     });
   }
 
   private next(): void {
     this.scheduled = false;
+    if (this.flushing >= this.concurrency || this.queue.length === 0) return;
     const batch = this.queue.splice(0, MAX_BATCH);
-    if (this.queue.length) {
-      this.scheduled = true;
-      setImmediate(() => this.next());
-    }
-    void this.flush(batch, batch.length > 1);
+    this.flushing++;
+    void this.flush(batch).finally(() => {
+      this.flushing--;
+      this.schedule();
+    });
+    this.schedule();
   }
 
-  private async flush(batch: Array<Pending<E>>, savepoints: boolean): Promise<void> {
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.flushing >= this.concurrency) return;
+    this.scheduled = true;
+    setImmediate(() => this.next());
+  }
+
+  private async flush(batch: Array<Pending<E>>): Promise<void> {
+    const savepoints = batch.length > 1 && this.store.dialect === 'sqlite';
     const outcomes: Outcome[] = [];
     const emitted: E[] = [];
-    let after: AfterCommit | undefined;
-    let sinkError: unknown;
+    const done: { after?: AfterCommit; sinkError?: unknown } = {};
     try {
       await this.store.transaction(async (tx) => {
         for (const item of batch) {
           const out: E[] = [];
-          if (!savepoints) {
+          if (savepoints) {
+            outcomes.push(await this.inSavepoint(tx, () => item.fn(tx, out)));
+          } else if (batch.length === 1) {
             outcomes.push({ ok: true, value: await item.fn(tx, out) });
-            emitted.push(...out);
-            continue;
+          } else {
+            try {
+              outcomes.push({ ok: true, value: await item.fn(tx, out) });
+            } catch (err) {
+              throw new BatchFailed(String(err));
+            }
           }
-          await sql`savepoint gc_write`.execute(tx.q.db);
-          try {
-            const value = await item.fn(tx, out);
-            await sql`release gc_write`.execute(tx.q.db);
-            outcomes.push({ ok: true, value });
-            emitted.push(...out);
-          } catch (err) {
-            await sql`rollback to gc_write`.execute(tx.q.db);
-            await sql`release gc_write`.execute(tx.q.db);
-            outcomes.push({ ok: false, err });
-          }
+          if (outcomes.at(-1)?.ok) emitted.push(...out);
         }
         if (!this.sink || emitted.length === 0) return;
-        await sql`savepoint gc_sink`.execute(tx.q.db);
-        try {
-          after = await this.sink.inTransaction(tx, emitted);
-          await sql`release gc_sink`.execute(tx.q.db);
-        } catch (err) {
-          after?.failed();
-          after = undefined;
-          sinkError = err;
-          await sql`rollback to gc_sink`.execute(tx.q.db);
-          await sql`release gc_sink`.execute(tx.q.db);
-        }
+        const sink = this.sink;
+        const ran = await this.inSavepoint(tx, () => sink.inTransaction(tx, emitted));
+        if (ran.ok) done.after = ran.value as AfterCommit | undefined;
+        else done.sinkError = ran.err;
       });
     } catch (err) {
-      // The shared commit failed (or the one write, without savepoints): none of the writes happened.
-      after?.failed();
+      done.after?.failed();
+      if (!savepoints && batch.length > 1) {
+        // PostgreSQL: one write failed (BatchFailed), or the shared commit did: nothing happened,
+        // and each write runs again on its own (its own answer, its own error).
+        await Promise.all(batch.map((item) => this.flush([item])));
+        return;
+      }
+      // The commit failed (or the one write did): none of the writes happened.
       for (const item of batch) item.reject(err);
       return;
     }
-    if (after) after.committed();
-    else if (this.sink && emitted.length) this.sink.leftOver(emitted, sinkError);
+    if (done.after) done.after.committed();
+    else if (this.sink && emitted.length) this.sink.leftOver(emitted, done.sinkError);
     batch.forEach((item, i) => {
       const o = outcomes[i];
       if (o?.ok) item.resolve(o.value);
       else item.reject(o?.err);
     });
+  }
+
+  /** Runs `fn` in a savepoint: what it returns, or what it threw (rolled back). */
+  private async inSavepoint(tx: Store, fn: () => Promise<unknown>): Promise<Outcome> {
+    await sql`savepoint gc_part`.execute(tx.q.db);
+    try {
+      const value = await fn();
+      await sql`release gc_part`.execute(tx.q.db);
+      return { ok: true, value };
+    } catch (err) {
+      await sql`rollback to gc_part`.execute(tx.q.db);
+      await sql`release gc_part`.execute(tx.q.db);
+      return { ok: false, err };
+    }
   }
 }

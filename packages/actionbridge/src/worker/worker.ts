@@ -99,10 +99,7 @@ export class Worker {
    * events then wait in the store.
    */
   async inline(tx: Store, events: readonly EntityEvent[]): Promise<AfterCommit | undefined> {
-    // PostgreSQL commits each API write alone (a pool of connections): carrying its events out in
-    // it would cost ~8 more statements (round trips) a write, savepoints included. There the event
-    // lane takes them from memory after the commit and carries out up to 64 at a time.
-    if (!this.running || this.ctx.store.dialect !== 'sqlite') return undefined;
+    if (!this.running) return undefined;
     const held: Adopted[] = [];
     let done: () => void;
     try {
