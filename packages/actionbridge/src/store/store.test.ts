@@ -21,6 +21,7 @@ import { renewLeases } from './queue/heartbeat.js';
 import { nextDeliveryDue } from './queue/nextDue.js';
 import { releaseLeases } from './queue/releaseLeases.js';
 import { startAttempts } from './queue/startAttempts.js';
+import { GroupCommit } from './group-commit.js';
 import { makeStore, type Store } from './store.js';
 
 const caps = (limit: number): ClaimCaps => ({
@@ -346,6 +347,71 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
         /boom/,
       );
       assert.equal(await store.getEntity(orgA, e._id), undefined);
+    });
+
+    it('group commit: writes arriving together share a commit; a failing one rolls back alone, its emits with it', async () => {
+      const taken: string[][] = [];
+      const left: string[][] = [];
+      let committed = 0;
+      const gc = new GroupCommit<string>(store, {
+        async inTransaction(_tx, emitted) {
+          taken.push([...emitted]);
+          return { committed: () => void committed++, failed: () => {} };
+        },
+        leftOver: (emitted) => void left.push([...emitted]),
+      });
+      const [a, b, c] = [entity(orgA), entity(orgA), entity(orgA)];
+      const results = await Promise.allSettled([
+        gc.run(async (tx, out) => {
+          await tx.insertEntity(a);
+          out.push('a');
+          return 'a';
+        }),
+        gc.run(async (tx, out) => {
+          await tx.insertEntity(b);
+          out.push('b');
+          throw new Error('boom');
+        }),
+        gc.run(async (tx, out) => {
+          await tx.insertEntity(c);
+          out.push('c');
+          return 'c';
+        }),
+      ]);
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+        ['a', 'boom', 'c'],
+      );
+      assert.ok(await store.getEntity(orgA, a._id));
+      assert.equal(await store.getEntity(orgA, b._id), undefined, 'the failed write left nothing');
+      assert.ok(await store.getEntity(orgA, c._id));
+      // SQLite: one shared transaction. PostgreSQL: the batch is rolled back and each write runs alone.
+      assert.deepEqual(taken.flat().sort(), ['a', 'c'], 'the sink saw the committed writes’ emits, once each');
+      assert.equal(committed, taken.length);
+      assert.deepEqual(left, []);
+    });
+
+    it('group commit: a sink that throws leaves the writes committed and hands their emits back', async () => {
+      const left: string[][] = [];
+      const gc = new GroupCommit<string>(store, {
+        async inTransaction(tx) {
+          await tx.insertEntity(entity(orgA, { _id: 'not-written' }));
+          throw new Error('sink broke');
+        },
+        leftOver: (emitted) => void left.push([...emitted]),
+      });
+      const e = entity(orgA);
+      assert.equal(
+        await gc.run(async (tx, out) => {
+          await tx.insertEntity(e);
+          out.push('e');
+          return 'ok';
+        }),
+        'ok',
+      );
+      assert.ok(await store.getEntity(orgA, e._id));
+      assert.equal(await store.getEntity(orgA, 'not-written'), undefined, 'the sink’s own writes rolled back');
+      assert.deepEqual(left, [['e']]);
     });
 
     it('claims due deliveries once, in due order, until the lease runs out', async () => {
