@@ -13,6 +13,7 @@ import type { Delivery, EntityItem, Grant } from '../domain/types.js';
 import { planSearch, uniqueKeyMatch } from '../entities/planner.js';
 import { describeOn, freshDatabase } from '../testing/postgres.js';
 import { newId, newUlid, newUuid, nowIso } from '../util/ids.js';
+import { GroupCommit } from './group-commit.js';
 import type { ClaimCaps } from './queue/claimDeliveries.js';
 import { claimDeliveries } from './queue/claimDeliveries.js';
 import { claimEvents } from './queue/claimEvents.js';
@@ -21,7 +22,6 @@ import { renewLeases } from './queue/heartbeat.js';
 import { nextDeliveryDue } from './queue/nextDue.js';
 import { releaseLeases } from './queue/releaseLeases.js';
 import { startAttempts } from './queue/startAttempts.js';
-import { GroupCommit } from './group-commit.js';
 import { makeStore, type Store } from './store.js';
 
 const caps = (limit: number): ClaimCaps => ({
