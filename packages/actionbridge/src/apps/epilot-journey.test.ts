@@ -17,19 +17,12 @@ import { createClient as automationClient } from '@epilot/automation-client';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { createClient as appClient } from '@epilot/sdk/app';
 import { useTestPlatform } from '../testing/harness.js';
+import { call } from '../testing/openapi.js';
 
 const CLI = createRequire(import.meta.url).resolve('@epilot/cli/bin/epilot.js');
 
-/** An axios client's answer, errors included (epilot's clients throw on a 4xx). */
-async function status(p: Promise<{ status: number }>): Promise<number> {
-  try {
-    return (await p).status;
-  } catch (err) {
-    const r = (err as { response?: { status: number } }).response;
-    if (!r) throw err;
-    return r.status;
-  }
-}
+/** The status of an epilot client's answer, errors included (the clients throw on a 4xx). */
+const status = async (p: Promise<{ status: number; data: unknown }>) => (await call(p)).status;
 
 describe('the epilot journey: deploy with @epilot/cli, install with @epilot/sdk, run a flow, write back with the token', () => {
   const env = useTestPlatform();

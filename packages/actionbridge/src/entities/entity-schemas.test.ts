@@ -8,22 +8,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { BACKENDS, Client, installFlow, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+import { assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('entity');
-
-type Answer = { status: number; data: any };
-
-async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data };
-  }
-}
 
 async function expectAnswer(operationId: string, p: Promise<any>, status: number): Promise<any> {
   const answer = await call(p);

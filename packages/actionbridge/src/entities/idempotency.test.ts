@@ -11,26 +11,13 @@ import { connect } from '../db/connect.js';
 import type { EntityItem } from '../domain/types.js';
 import { makeStore, type Store } from '../store/store.js';
 import { BACKENDS, Client, describeOn, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 import { freshDatabase } from '../testing/postgres.js';
 import { CliProcess, freePort, newOrg, tempDir } from '../testing/resilience.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
 import { IDEMPOTENCY_TTL_MS, once } from './idempotency.js';
 
 const definition = OpenApiChecker.load('entity');
-
-type Answer = { status: number; data: any; headers: Record<string, unknown> };
-
-async function call(p: Promise<{ status: number; data: unknown; headers: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data, headers: r.headers as Record<string, unknown> };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown; headers: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data, headers: res.headers as Record<string, unknown> };
-  }
-}
 
 async function expectAnswer(operationId: string, p: Promise<any>, status: number): Promise<Answer> {
   const answer = await call(p);
@@ -40,8 +27,8 @@ async function expectAnswer(operationId: string, p: Promise<any>, status: number
 }
 
 const key = (k: string) => ({ headers: { 'Idempotency-Key': k } });
-const replayed = (a: { headers: Record<string, unknown> | Headers }) =>
-  (a.headers instanceof Headers ? a.headers.get('idempotent-replayed') : a.headers['idempotent-replayed']) === 'true';
+const replayed = (a: { headers?: Record<string, unknown> | Headers }) =>
+  (a.headers instanceof Headers ? a.headers.get('idempotent-replayed') : a.headers?.['idempotent-replayed']) === 'true';
 
 /** The org's events of one entity, newest first, by operation. */
 async function eventsOf(api: Client, entityId: string): Promise<string[]> {

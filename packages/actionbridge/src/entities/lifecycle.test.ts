@@ -7,24 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { BACKENDS, installFlow, until, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+import { assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('entity');
 
-type Answer = { status: number; data: unknown };
 type Entity = { _id: string; _deleted_at?: string; [k: string]: unknown };
-
-/** Calls a client operation and returns its answer, also when it is an HTTP error (axios throws those). */
-async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data };
-  }
-}
 
 /** The answer has the status, matches the operation in the entity client's definition, and is returned. */
 async function expectAnswer(operationId: string, p: Promise<{ status: number; data: unknown }>, status: number) {

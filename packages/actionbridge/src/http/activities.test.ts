@@ -18,24 +18,12 @@ import {
   until,
   useTestPlatform,
 } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 
 const entityApi = OpenApiChecker.load('entity');
 const automationApi = OpenApiChecker.load('automation');
 
-type Answer = { status: number; data: any };
 type Entity = { _id: string; _schema: string; [k: string]: unknown };
-
-async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data };
-  }
-}
 
 function expectAnswer(operationId: string, answer: Answer, status: number, checker = entityApi): void {
   assert.equal(answer.status, status, `${operationId} answered ${answer.status}: ${JSON.stringify(answer.data)}`);

@@ -13,21 +13,7 @@ import { createClient as automationClient } from '@epilot/automation-client';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { createClient as appClient } from '@epilot/sdk/app';
 import { type Client, installFlow, manifest, until, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
-
-type Answer = { status: number; data: unknown };
-
-/** Calls a client operation and returns its answer, also when it is an HTTP error (axios throws those). */
-async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data };
-  }
-}
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 
 /** The answer has the expected status and matches the operation's schema in the client's definition. */
 function expectAnswer(checker: OpenApiChecker, operationId: string, answer: Answer, status: number): void {

@@ -10,11 +10,10 @@ import { describe, it } from 'node:test';
 import { createClient as automationClient } from '@epilot/automation-client';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { BACKENDS, type Client, manifest, type Received, until, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('automation');
 
-type Answer = { status: number; data: unknown };
 type Execution = {
   id: string;
   status: string;
@@ -28,18 +27,6 @@ type Execution = {
     error_output?: { error_code: string; error_reason: string };
   }>;
 };
-
-/** Calls a client operation and returns its answer, also when it is an HTTP error (axios throws those). */
-async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data };
-  }
-}
 
 /** The answer has the status and matches the operation in the automation client's definition. */
 function expectAnswer(operationId: string, answer: Answer, status: number): void {

@@ -17,24 +17,11 @@ import {
   type TestPlatform,
   useTestPlatform,
 } from '../testing/harness.js';
-import { assertAnswer, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('entity');
 
-type Answer = { status: number; data: any };
 type Entity = { _id: string; _schema: string; _title: string; [k: string]: unknown };
-
-/** Calls a client operation and returns its answer, also when it is an HTTP error (axios throws those). */
-async function call(p: Promise<{ status: number; data: unknown }>): Promise<Answer> {
-  try {
-    const r = await p;
-    return { status: r.status, data: r.data };
-  } catch (err) {
-    const res = (err as { response?: { status: number; data: unknown } }).response;
-    if (!res) throw err;
-    return { status: res.status, data: res.data };
-  }
-}
 
 /** The answer has the status and matches the operation in the entity client's definition. */
 function expectAnswer(operationId: string, answer: Answer, status: number): void {

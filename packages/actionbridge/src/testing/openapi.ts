@@ -298,3 +298,18 @@ export function assertAnswer(
     throw err;
   }
 }
+
+/** An epilot client's answer: its status, body and headers. `data` is what the test reads of it. */
+export type ClientAnswer = { status: number; data: any; headers?: Record<string, unknown> };
+
+/** Calls an epilot client operation and returns its answer, also when it is an HTTP error (axios throws those). */
+export async function call(p: Promise<{ status: number; data: unknown; headers?: unknown }>): Promise<ClientAnswer> {
+  try {
+    const r = await p;
+    return { status: r.status, data: r.data, headers: (r.headers ?? {}) as Record<string, unknown> };
+  } catch (err) {
+    const res = (err as { response?: { status: number; data: unknown; headers?: unknown } }).response;
+    if (!res) throw err;
+    return { status: res.status, data: res.data, headers: (res.headers ?? {}) as Record<string, unknown> };
+  }
+}
