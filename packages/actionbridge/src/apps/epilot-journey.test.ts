@@ -17,7 +17,7 @@ import { createClient as automationClient } from '@epilot/automation-client';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { createClient as appClient } from '@epilot/sdk/app';
 import { useTestPlatform } from '../testing/harness.js';
-import { call } from '../testing/openapi.js';
+import { call, pointed } from '../testing/openapi.js';
 
 const CLI = createRequire(import.meta.url).resolve('@epilot/cli/bin/epilot.js');
 
@@ -78,12 +78,8 @@ describe('the epilot journey: deploy with @epilot/cli, install with @epilot/sdk,
     assert.ok(appId, 'the CLI wrote app_id back');
 
     // 2. Installed, a flow made and an entity written with epilot's clients.
-    const auth = `Bearer ${org.token}`;
     const [app, automation, entities] = [appClient(), automationClient(), entityClient()];
-    for (const c of [app, automation, entities]) {
-      c.defaults.baseURL = env.p.url;
-      c.defaults.headers.common.authorization = auth;
-    }
+    for (const c of [app, automation, entities]) pointed(c, env.p.url, org.token);
     const installed = await app.install({ appId }, {
       version: '0.0.1',
       option_values: [{ component_id: 'credit-check', options: [{ key: 'threshold', value: 650 }] }],
@@ -124,9 +120,7 @@ describe('the epilot journey: deploy with @epilot/cli, install with @epilot/sdk,
     // 4. The token: view and edit opportunities of the installer org, nothing else.
     const token = got.headers['x-epilot-token'] as string;
     assert.ok(token, 'the manifest’s permissions give the app a token');
-    const asApp = entityClient();
-    asApp.defaults.baseURL = env.p.url;
-    asApp.defaults.headers.common.authorization = `Bearer ${token}`;
+    const asApp = pointed(entityClient(), env.p.url, token);
     assert.equal(await status(asApp.getEntity({ slug: 'opportunity', id: deal._id })), 200);
     assert.equal(await status(asApp.patchEntity({ slug: 'opportunity', id: deal._id }, { credit_score: 700 })), 200);
     assert.equal(await status(asApp.getEntity({ slug: 'contact', id: contact._id })), 403, 'no grant on contacts');

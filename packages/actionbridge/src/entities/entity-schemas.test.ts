@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { BACKENDS, Client, installFlow, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('entity');
 
@@ -45,9 +45,7 @@ for (const backend of BACKENDS)
 
     async function setup() {
       const org = await env.p.newOrg();
-      const entities = entityClient();
-      entities.defaults.baseURL = env.p.url;
-      entities.defaults.headers.common.authorization = `Bearer ${org.token}`;
+      const entities = pointed(entityClient(), env.p.url, org.token);
       return { org, api: org.client, entities };
     }
 

@@ -11,7 +11,7 @@ import { connect } from '../db/connect.js';
 import type { EntityItem } from '../domain/types.js';
 import { makeStore, type Store } from '../store/store.js';
 import { BACKENDS, Client, describeOn, useTestPlatform } from '../testing/harness.js';
-import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 import { freshDatabase } from '../testing/postgres.js';
 import { CliProcess, freePort, newOrg, tempDir } from '../testing/resilience.js';
 import { newId, newUuid, nowIso } from '../util/ids.js';
@@ -45,9 +45,7 @@ for (const backend of BACKENDS)
 
     async function setup() {
       const org = await env.p.newOrg();
-      const entities = entityClient();
-      entities.defaults.baseURL = env.p.url;
-      entities.defaults.headers.common.authorization = `Bearer ${org.token}`;
+      const entities = pointed(entityClient(), env.p.url, org.token);
       return { org, api: org.client, entities };
     }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { BACKENDS, installFlow, until, useTestPlatform } from '../testing/harness.js';
-import { assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('entity');
 
@@ -27,9 +27,7 @@ for (const backend of BACKENDS)
 
     async function setup() {
       const org = await env.p.newOrg();
-      const entities = entityClient();
-      entities.defaults.baseURL = env.p.url;
-      entities.defaults.headers.common.authorization = `Bearer ${org.token}`;
+      const entities = pointed(entityClient(), env.p.url, org.token);
       const create = async (attrs: Record<string, unknown>, slug = 'contact') =>
         expectAnswer('createEntity', entities.createEntity({ slug }, attrs), 201);
       const search = async (q: string, include_deleted?: 'true' | 'false' | 'only') =>

@@ -18,7 +18,7 @@ import {
   until,
   useTestPlatform,
 } from '../testing/harness.js';
-import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 
 const entityApi = OpenApiChecker.load('entity');
 const automationApi = OpenApiChecker.load('automation');
@@ -48,10 +48,7 @@ for (const backend of BACKENDS)
       const org = await env.p.newOrg();
       const entities = entityClient();
       const automation = automationClient();
-      for (const c of [entities, automation]) {
-        c.defaults.baseURL = env.p.url;
-        c.defaults.headers.common.authorization = `Bearer ${org.token}`;
-      }
+      for (const c of [entities, automation]) pointed(c, env.p.url, org.token);
       const create = async (slug: string, body: Record<string, unknown>) =>
         (await entities.createEntity({ slug }, body)).data as Entity;
       const activity = async (type: string, on: string[] = []) => {
@@ -388,8 +385,6 @@ async function appClient(p: TestPlatform, rx: Receiver, org: Awaited<ReturnType<
   const start = rx.received.length;
   await org.client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 2 });
   await rx.waitFor(start + 1);
-  const client = entityClient();
-  client.defaults.baseURL = p.url;
-  client.defaults.headers.common.authorization = `Bearer ${String(rx.received[start]!.headers['x-epilot-token'])}`;
+  const client = pointed(entityClient(), p.url, String(rx.received[start]?.headers['x-epilot-token']));
   return client;
 }

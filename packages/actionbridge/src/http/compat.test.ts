@@ -13,7 +13,7 @@ import { createClient as automationClient } from '@epilot/automation-client';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { createClient as appClient } from '@epilot/sdk/app';
 import { type Client, installFlow, manifest, until, useTestPlatform } from '../testing/harness.js';
-import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 
 /** The answer has the expected status and matches the operation's schema in the client's definition. */
 function expectAnswer(checker: OpenApiChecker, operationId: string, answer: Answer, status: number): void {
@@ -33,14 +33,10 @@ describe('epilot clients against the server, answers checked against their OpenA
   /** A fresh org with the three clients pointed at the server and authorised with the org's token. */
   async function clients() {
     const org = await env.p.newOrg();
-    const auth = `Bearer ${org.token}`;
     const entities = entityClient();
     const automation = automationClient();
     const app = appClient();
-    for (const c of [entities, automation, app]) {
-      c.defaults.baseURL = env.p.url;
-      c.defaults.headers.common.authorization = auth;
-    }
+    for (const c of [entities, automation, app]) pointed(c, env.p.url, org.token);
     return { org, api: org.client, entities, automation, app };
   }
 

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { createClient as automationClient } from '@epilot/automation-client';
 import { createClient as entityClient } from '@epilot/entity-client';
 import { BACKENDS, type Client, manifest, type Received, until, useTestPlatform } from '../testing/harness.js';
-import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('automation');
 
@@ -49,10 +49,7 @@ for (const backend of BACKENDS)
       const org = await env.p.newOrg();
       const automation = automationClient();
       const entities = entityClient();
-      for (const c of [automation, entities]) {
-        c.defaults.baseURL = env.p.url;
-        c.defaults.headers.common.authorization = `Bearer ${org.token}`;
-      }
+      for (const c of [automation, entities]) pointed(c, env.p.url, org.token);
       const api: Client = org.client;
       const app = (await api.req('POST', '/v1/apps', manifest(`${env.rx.url}/${path}`))).body as { app_id: string };
       const installed = await api.req('POST', `/v1/app/${app.app_id}`, {

@@ -17,7 +17,7 @@ import {
   type TestPlatform,
   useTestPlatform,
 } from '../testing/harness.js';
-import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker } from '../testing/openapi.js';
+import { type ClientAnswer as Answer, assertAnswer, call, OpenApiChecker, pointed } from '../testing/openapi.js';
 
 const definition = OpenApiChecker.load('entity');
 
@@ -46,9 +46,7 @@ async function appToken(p: TestPlatform, rx: Receiver, org: Awaited<ReturnType<T
   await org.client.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: 2 });
   await rx.waitFor(start + 1);
   const token = String(rx.received[start]!.headers['x-epilot-token']);
-  const client = entityClient();
-  client.defaults.baseURL = p.url;
-  client.defaults.headers.common.authorization = `Bearer ${token}`;
+  const client = pointed(entityClient(), p.url, token);
   return client;
 }
 
@@ -58,9 +56,7 @@ for (const backend of BACKENDS)
 
     async function setup() {
       const org = await env.p.newOrg();
-      const entities = entityClient();
-      entities.defaults.baseURL = env.p.url;
-      entities.defaults.headers.common.authorization = `Bearer ${org.token}`;
+      const entities = pointed(entityClient(), env.p.url, org.token);
       const create = async (slug: string, body: Record<string, unknown>) => {
         const r = await call(entities.createEntity({ slug }, body));
         expectAnswer('createEntity', r, 201);

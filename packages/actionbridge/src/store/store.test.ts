@@ -939,6 +939,18 @@ describe('migration 0009: relations stored before the relation rows existed', ()
  * entities): `email.email:…` 0.40 vs 0.29 ms, `name:"…"` 0.26 vs 0.21, a prefix 0.28 vs 0.32,
  * a range AND a term 0.74 vs 0.82, an upsert's key lookup 0.37 vs 0.32; more in store/entities.ts.
  */
+/** The median of 15 timed runs of `fn` (after 3 untimed ones), in ms. */
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 3; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[7] as number;
+}
+
 describe('entity search cost stays flat as the org grows (SQLite)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ab-store-'));
   let store: Store;
@@ -976,17 +988,6 @@ describe('entity search cost stays flat as the org grows (SQLite)', () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  const median = async (fn: () => Promise<unknown>) => {
-    for (let i = 0; i < 3; i++) await fn();
-    const times: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const t = performance.now();
-      await fn();
-      times.push(performance.now() - t);
-    }
-    return times.sort((a, b) => a - b)[7] as number;
-  };
 
   const queries: Array<[string, Record<string, unknown>]> = [
     ['email.email:user43@example.com', {}],
@@ -1067,17 +1068,6 @@ describe('entity search cost ignores the trash (SQLite)', () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  const median = async (fn: () => Promise<unknown>) => {
-    for (let i = 0; i < 3; i++) await fn();
-    const times: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const t = performance.now();
-      await fn();
-      times.push(performance.now() - t);
-    }
-    return times.sort((a, b) => a - b)[7] as number;
-  };
 
   for (const q of ['status:won', 'name:"name 43"', 'amount:[40 TO 43] AND status:won', 'name:name*']) {
     it(`${q}: 10,000 deleted entities cost a default search about nothing`, async (t) => {

@@ -313,3 +313,14 @@ export async function call(p: Promise<{ status: number; data: unknown; headers?:
     return { status: res.status, data: res.data, headers: (res.headers ?? {}) as Record<string, unknown> };
   }
 }
+
+/** An epilot client (an axios instance) pointed at `url` and authorised with `token`. */
+export function pointed<C extends { defaults: { baseURL?: string; headers: { common: object } } }>(
+  client: C,
+  url: string,
+  token: string,
+): C {
+  client.defaults.baseURL = url;
+  (client.defaults.headers.common as Record<string, string>).authorization = `Bearer ${token}`;
+  return client;
+}
