@@ -38,7 +38,12 @@ describeOn('postgres', 'scale-out: two platforms share one PostgreSQL database',
         writes.push(via.req('PATCH', `/v1/entity/opportunity/${e._id}`, { amount: round * 100 + i }));
       }
     }
-    assert.ok((await Promise.all(writes)).every((r) => r.status === 200));
+    const answers = await Promise.all(writes);
+    assert.deepEqual(
+      answers.filter((r) => r.status !== 200).map((r) => [r.status, r.body]),
+      [],
+      'every write is answered 200',
+    );
     await rx.waitFor(40, 20_000);
     const done = await until(async () => {
       let finished = 0;

@@ -35,6 +35,15 @@ type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 /** A write of a batch without savepoints failed: the batch is rolled back and its writes run alone. */
 class BatchFailed extends Error {}
 
+/** Times a write that PostgreSQL rolled back to break a deadlock (or a serialization failure) runs again. */
+const MAX_RETRIES = 3;
+
+/** PostgreSQL's `deadlock_detected` and `serialization_failure`: the transaction did nothing and may be run again. */
+const retryable = (err: unknown) => {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === '40P01' || code === '40001';
+};
+
 /**
  * Group commit for API writes: writes that arrive together (within one turn of the event loop)
  * share one transaction, and every caller's promise settles only after the shared COMMIT, so a 2xx
@@ -95,7 +104,7 @@ export class GroupCommit<E = never> {
     setImmediate(() => this.next());
   }
 
-  private async flush(batch: Array<Pending<E>>): Promise<void> {
+  private async flush(batch: Array<Pending<E>>, tries = 0): Promise<void> {
     const savepoints = batch.length > 1 && this.store.dialect === 'sqlite';
     const outcomes: Outcome[] = [];
     const emitted: E[] = [];
@@ -130,6 +139,12 @@ export class GroupCommit<E = never> {
         // and each write runs again on its own (its own answer, its own error).
         await Promise.all(batch.map((item) => this.flush([item])));
         return;
+      }
+      if (batch.length === 1 && this.store.dialect === 'postgres' && tries < MAX_RETRIES && retryable(err)) {
+        // PostgreSQL chose this transaction to break a deadlock (two batches locking the same rows
+        // in other orders), or could not serialize it: it did nothing, and runs again.
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (tries + 1)));
+        return this.flush(batch, tries + 1);
       }
       // The commit failed (or the one write did): none of the writes happened.
       for (const item of batch) item.reject(err);

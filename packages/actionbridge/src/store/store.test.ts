@@ -391,6 +391,35 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       assert.deepEqual(left, []);
     });
 
+    it('group commit: a write PostgreSQL rolled back to break a deadlock runs again; other errors are the caller’s', async () => {
+      const gc = new GroupCommit<string>(store);
+      let runs = 0;
+      const e = entity(orgA);
+      const deadlocked = gc.run(async (tx) => {
+        await tx.insertEntity({ ...e, _id: runs === 0 ? newUuid() : e._id });
+        if (runs++ === 0) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        return 'ok';
+      });
+      if (name === 'postgres') {
+        assert.equal(await deadlocked, 'ok');
+        assert.equal(runs, 2);
+        assert.ok(await store.getEntity(orgA, e._id));
+      } else {
+        // SQLite has one writer: it never deadlocks, and such an error is not retried.
+        await assert.rejects(deadlocked, /deadlock detected/);
+        assert.equal(runs, 1);
+      }
+      let plain = 0;
+      await assert.rejects(
+        gc.run(async () => {
+          plain++;
+          throw Object.assign(new Error('not found'), { code: 'ENOENT' });
+        }),
+        /not found/,
+      );
+      assert.equal(plain, 1, 'an ordinary error is not retried');
+    });
+
     it('group commit: a sink that throws leaves the writes committed and hands their emits back', async () => {
       const left: string[][] = [];
       const gc = new GroupCommit<string>(store, {

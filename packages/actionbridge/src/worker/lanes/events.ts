@@ -196,9 +196,19 @@ export class EventLane {
       events.map((ev) => ({ ...ev, attempts: 0 })),
       tx,
     );
-    const written = await this.write(tx, planned, touched, failed, held);
+    // PostgreSQL: the flows' hot counters are written after the commit. In the API's transaction the
+    // flow's row lock was held with the entities' until the commit, so every write of a flow waited
+    // for the others, and two processes' batches deadlocked (entity, then flow, against flow, then
+    // entity). The counters are approximate across processes anyway (see `isHot`).
+    const deferFlows = tx.dialect === 'postgres';
+    const written = await this.write(tx, planned, touched, failed, held, !deferFlows);
     return () => {
       this.after(written);
+      if (deferFlows && touched.size) {
+        this.ctx.store
+          .transaction((t) => this.writeFlows(t, touched))
+          .catch((err: unknown) => this.ctx.log.warn({ err }, 'recording hot-flow counters failed'));
+      }
       // A failed event is due again after its backoff: the lane reads when, and sleeps until then.
       if (failed.length) this.ctx.wake.events();
     };
@@ -214,6 +224,7 @@ export class EventLane {
     touched: Map<string, CountedFlow>,
     failed: Array<{ ev: ClaimedEvent; err: unknown }>,
     held: Adopted[],
+    flows = true,
   ): Promise<Planned[]> {
     const taken = await markEventsProcessed(
       tx.q,
@@ -224,7 +235,7 @@ export class EventLane {
     for (const p of mine) changes.absorb(p.changes);
     await tx.insertExecutions(mine.flatMap((p) => p.executions));
     await writeChanges(tx, this.ctx, [], changes, Date.now(), held);
-    await this.writeFlows(tx, touched);
+    if (flows) await this.writeFlows(tx, touched);
     for (const f of failed) await this.fail(tx, f.ev, f.err);
     return mine;
   }
