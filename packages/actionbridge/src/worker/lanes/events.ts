@@ -38,13 +38,14 @@ const MAX_OFFERED = 8192;
  * the whole batch at once. A failure belongs to its event: it is recorded on it and retried with
  * backoff, and after EVENT_MAX_TRIES the event is dead; the rest of the batch commits.
  *
- * Events come two ways. Those this process's API writes commit are handed over in memory
- * ({@link offer}): taken round by round across orgs, with no claim query and no read of their rows.
- * Everything else — events of other processes, events due again after a backoff, a backlog left by
- * a restart or by more offers than {@link MAX_OFFERED} — is claimed from the store (a scan), when
- * the lane is woken from outside or its timer fires. Either way the transaction that writes an
- * event's executions marks it processed only if it still is pending, so each event is carried out
- * once even when two processes hold it.
+ * Most events never reach the lane: this process's API writes carry theirs out in their own
+ * transaction ({@link inline}). The lane takes the rest. Events such a transaction could not carry
+ * out are handed over in memory ({@link offer}): taken round by round across orgs, with no claim
+ * query and no read of their rows. Everything else — events of API-only processes, events due again
+ * after a backoff, a backlog left by a restart or by more offers than {@link MAX_OFFERED} — is
+ * claimed from the store (a scan), when the lane is woken from outside or its timer fires. Every
+ * way, the transaction that writes an event's executions marks it processed only if it still is
+ * pending, so each event is carried out once even when two processes hold it.
  */
 export class EventLane {
   /** Events claimed and not yet committed (their leases are renewed by the heartbeat). */
