@@ -59,10 +59,16 @@ interface Done {
 }
 
 /**
- * The delivery lane, in three phases (as Svix's worker): claim due deliveries within the free slots
- * and record their attempts as started (one transaction); send each one with no transaction open;
- * buffer the answers and record a batch of them with their executions' transitions (one
- * transaction). Sends run concurrently up to the process's slots, fairly per org and per origin.
+ * The delivery lane, in three phases (as Svix's worker): take due deliveries within the free slots
+ * and record their attempts as started; send each one with no transaction open; buffer the answers
+ * and record a batch of them with their executions' transitions (one transaction). Sends run
+ * concurrently up to the process's slots, fairly per org and per origin.
+ *
+ * Deliveries are taken three ways. New ones are adopted in the transaction that creates them
+ * ({@link adopt}) when their org and origin have a free slot, else parked in memory and taken, as
+ * slots free, in the transaction that records the answers that freed them ({@link takeParked}).
+ * Everything else (retries coming due, replays, other processes' work, a restart's backlog) is
+ * claimed from the store when the lane is told the store may hold some ({@link requestScan}).
  */
 export class DeliveryLane {
   readonly inFlight = new Map<string, InFlight>();
