@@ -320,11 +320,34 @@ for (const backend of BACKENDS)
     it('operations it does not implement answer 501 naming the operation', async () => {
       const { client } = await env.p.newOrg();
       const { app_id } = await newApp(client);
-      const r = await client.req('POST', `${base}/${app_id}/logo`, { filename: 'l.png', mime_type: 'image/png' });
+      const r = await client.req('POST', `${base}/${app_id}/events`, {});
       assert.equal(r.status, 501);
       assert.match(
         r.body.error,
-        /^createLogoUploadUrl \(POST \/v1\/app-configurations\/\{appId\}\/logo\) is not implemented/,
+        /^queryEvents \(POST \/v1\/app-configurations\/\{appId\}\/events\) is not implemented/,
       );
+    });
+
+    it('uploads (logo, bundle, zip) answer a 400 saying files are not kept; another org’s app is a 404', async () => {
+      const { client } = await env.p.newOrg();
+      const { app_id } = await newApp(client);
+      const uploads: Array<[string, string, RegExp]> = [
+        ['POST', 'logo', /^createLogoUploadUrl: ActionBridge stores no uploaded files/],
+        ['DELETE', 'logo', /^deleteLogo: ActionBridge stores no uploaded files/],
+        ['POST', 'bundle', /^createBundleUploadUrl: ActionBridge stores no uploaded files/],
+        ['POST', 'zip', /^createZipUploadUrl: ActionBridge stores no uploaded files/],
+      ];
+      for (const [method, what, message] of uploads) {
+        const r = await client.req(
+          method,
+          `${base}/${app_id}/${what}`,
+          method === 'POST' ? { filename: 'l.png' } : undefined,
+        );
+        assert.equal(r.status, 400, `${method} ${what}`);
+        assert.match(r.body.error, message);
+      }
+      const other = await env.p.newOrg();
+      assert.equal((await other.client.req('POST', `${base}/${app_id}/logo`, { filename: 'l.png' })).status, 404);
+      assert.equal((await client.req('POST', `${base}/no-such-app/logo`, { filename: 'l.png' })).status, 404);
     });
   });

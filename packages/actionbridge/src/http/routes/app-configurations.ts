@@ -11,6 +11,7 @@ import {
 } from '../../apps/schemas.js';
 import { type Actor, AppConfigurations, describeError } from '../../apps/service.js';
 import { requireOrgToken } from '../../auth/principal.js';
+import { badRequest } from '../../domain/errors.js';
 import { acceptBodylessJson } from '../bodies.js';
 import type { Context, Who } from '../server.js';
 
@@ -158,4 +159,22 @@ export async function appConfigurationRoutes(app: FastifyInstance, ctx: Context,
   app.get<VersionParams>(`${base}/:appId/versions/:version/review`, async (req) =>
     svc.getReview((await actor(req)).org_id, req.params.appId, req.params.version),
   );
+
+  // Uploads: a self-hosted ActionBridge keeps no files for apps (logos, journey and portal
+  // bundles), so these answer a 400 that says so, for the configuration's owner (404 for anyone
+  // else, as every read here). `epilot app deploy` shows the message when a manifest has assets.
+  const uploads: Array<['post' | 'delete', string, string]> = [
+    ['post', 'logo', 'createLogoUploadUrl'],
+    ['delete', 'logo', 'deleteLogo'],
+    ['post', 'bundle', 'createBundleUploadUrl'],
+    ['post', 'zip', 'createZipUploadUrl'],
+  ];
+  for (const [method, what, operation] of uploads) {
+    app[method]<AppParams>(`${base}/:appId/${what}`, async (req) => {
+      await svc.get((await actor(req)).org_id, req.params.appId);
+      throw badRequest(
+        `${operation}: ActionBridge stores no uploaded files for apps (logos, bundles, zips): deploy the app without assets, and host the files yourself`,
+      );
+    });
+  }
 }
