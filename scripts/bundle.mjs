@@ -5,7 +5,10 @@
 // files (Kysely alone is 263) was 250 ms of the 400 ms from start to healthy, measured on this
 // 2-core machine; the bundle loads in ~90 ms. Native and optional modules stay outside it:
 // better-sqlite3 (a native addon), pg (loaded only with DATABASE_URL), undici (loaded once the
-// API listens). Identifiers are kept, so stack traces stay readable.
+// API listens). Whitespace and comments go: the bundle's source is held in memory as a string, and
+// the comments' non-ASCII characters made it a two-byte string of 5.5 MB; now it is 1.9 MB of one-byte
+// (idle RSS −3.3 MB, measured). Identifiers are kept, so stack traces name their functions, and the
+// linked source map (node --enable-source-maps) gives their lines.
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -29,6 +32,8 @@ await build({
   },
   define: { ACTIONBRIDGE_VERSION: JSON.stringify(version) },
   minifySyntax: true,
+  minifyWhitespace: true,
+  sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
 });
