@@ -195,6 +195,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     store,
     worker && {
       inTransaction: (tx, events) => worker.inline(tx, events),
+      keep: (tx, events) => tx.insertEvents(events.map((ev) => ({ ev, state: { status: 'pending' } }))),
       leftOver: (events, err) => {
         if (err)
           log.warn(

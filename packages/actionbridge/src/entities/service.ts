@@ -567,7 +567,8 @@ export class EntityService {
       ...(activity?.id ? { activity_id: activity.id } : {}),
       ...(activity?.type ? { activity_type: activity.type } : {}),
     };
-    await tx.insertEvent(ev, !this.engine);
+    // With an engine, the event is written with the batch's others, by the engine (see GroupCommit).
+    if (!this.engine) await tx.insertEvent(ev);
     emitted.push(ev);
     if (!activity?.activity) return;
     // The write is one of the activity's operations, and the activity shows in the entity's feed.

@@ -34,30 +34,62 @@ export function toEvent(row: Selectable<Database['entity_events']>): EntityEvent
   };
 }
 
+/**
+ * How an event is stored: pending (for the event lane), already processed (carried out in the
+ * transaction that writes it), or failed once (its next try after `retryAtMs`, or dead).
+ */
+export type EventState =
+  | { status: 'pending' }
+  | { status: 'processed' }
+  | { status: 'failed'; attempts: number; error: string; retryAtMs: number | null };
+
+function toEventRow(ev: EntityEvent, state: EventState): Database['entity_events'] {
+  const failed = state.status === 'failed' ? state : undefined;
+  // What only processing reads (the entity, its diff and previous values) is not kept for an event
+  // already processed: nothing reads it again (executions keep their own snapshot), and it was a
+  // third copy of the entity in every write.
+  const done = state.status === 'processed';
+  return {
+    id: ev.id,
+    org_id: ev.org_id,
+    entity_id: ev.entity_id,
+    schema: ev.schema,
+    operation: ev.operation,
+    entity: done ? 'null' : JSON.stringify(ev.entity),
+    diff: done ? 'null' : JSON.stringify(ev.diff),
+    previous: !done && ev.previous ? JSON.stringify(ev.previous) : null,
+    caused_by_execution: ev.caused_by_execution,
+    occurred_at: ev.occurred_at,
+    activity_id: ev.activity_id ?? null,
+    activity_type: ev.activity_type ?? null,
+    created_ms: Date.parse(ev.occurred_at),
+    processed: done ? EVENT_STATUS.processed : failed?.retryAtMs === null ? EVENT_STATUS.dead : EVENT_STATUS.pending,
+    locked_until_ms: failed?.retryAtMs ?? 0,
+    attempts: failed?.attempts ?? 0,
+    last_error: failed ? failed.error.slice(0, 2000) : null,
+    lease_owner: null,
+  };
+}
+
 /** Entity events: written with each entity write, consumed by the event lane. */
 export function eventQueries(q: Q) {
   const { db } = q;
   return {
-    /** `notify`: wake the other processes (PostgreSQL); not when this process carries the event out itself. */
+    /** A pending event. `notify`: wake the other processes (PostgreSQL). */
     async insertEvent(ev: EntityEvent, notify = true): Promise<void> {
       await db
         .insertInto('entity_events')
-        .values({
-          ...ev,
-          entity: JSON.stringify(ev.entity),
-          diff: JSON.stringify(ev.diff),
-          previous: ev.previous ? JSON.stringify(ev.previous) : null,
-          activity_id: ev.activity_id ?? null,
-          activity_type: ev.activity_type ?? null,
-          created_ms: Date.parse(ev.occurred_at),
-          processed: 0,
-          locked_until_ms: 0,
-          attempts: 0,
-          last_error: null,
-          lease_owner: null,
-        })
+        .values(toEventRow(ev, { status: 'pending' }))
         .execute();
       if (notify) await notifyWork(q);
+    },
+    /** Events in one statement, each in its state (no notification: the caller carries them out). */
+    async insertEvents(list: ReadonlyArray<{ ev: EntityEvent; state: EventState }>): Promise<void> {
+      if (list.length)
+        await db
+          .insertInto('entity_events')
+          .values(list.map((e) => toEventRow(e.ev, e.state)))
+          .execute();
     },
     async listEvents(orgId: string, p: { status?: EventStatus; from: number; size: number }): Promise<EventSummary[]> {
       let s = db

@@ -16,10 +16,13 @@ export interface AfterCommit {
  */
 export interface BatchSink<E> {
   /**
-   * Runs in the shared transaction after its writes, in a savepoint of its own: if it throws, the
-   * writes still commit. Returns undefined to leave the items alone.
+   * Runs in the shared transaction after its writes, in a savepoint of its own, and stores the
+   * items: if it throws, the writes still commit, and {@link keep} stores the items. Returns
+   * undefined to leave the items alone (it stored nothing).
    */
   inTransaction(tx: Store, emitted: E[]): Promise<AfterCommit | undefined>;
+  /** Stores the items `inTransaction` did not take, in the shared transaction (for later). */
+  keep(tx: Store, emitted: E[]): Promise<void>;
   /** After the commit: the items `inTransaction` did not take (it left them, or threw `err`). */
   leftOver(emitted: E[], err?: unknown): void;
 }
@@ -131,6 +134,7 @@ export class GroupCommit<E = never> {
         const ran = await this.inSavepoint(tx, () => sink.inTransaction(tx, emitted));
         if (ran.ok) done.after = ran.value as AfterCommit | undefined;
         else done.sinkError = ran.err;
+        if (!done.after) await sink.keep(tx, emitted);
       });
     } catch (err) {
       done.after?.failed();

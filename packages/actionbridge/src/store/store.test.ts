@@ -352,12 +352,14 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
     it('group commit: writes arriving together share a commit; a failing one rolls back alone, its emits with it', async () => {
       const taken: string[][] = [];
       const left: string[][] = [];
+      const kept: string[][] = [];
       let committed = 0;
       const gc = new GroupCommit<string>(store, {
         async inTransaction(_tx, emitted) {
           taken.push([...emitted]);
           return { committed: () => void committed++, failed: () => {} };
         },
+        keep: async (_tx, emitted) => void kept.push([...emitted]),
         leftOver: (emitted) => void left.push([...emitted]),
       });
       const [a, b, c] = [entity(orgA), entity(orgA), entity(orgA)];
@@ -389,6 +391,7 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       assert.deepEqual(taken.flat().sort(), ['a', 'c'], 'the sink saw the committed writes’ emits, once each');
       assert.equal(committed, taken.length);
       assert.deepEqual(left, []);
+      assert.deepEqual(kept, [], 'what the sink took it stored itself');
     });
 
     it('group commit: a write PostgreSQL rolled back to break a deadlock runs again; other errors are the caller’s', async () => {
@@ -420,12 +423,17 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       assert.equal(plain, 1, 'an ordinary error is not retried');
     });
 
-    it('group commit: a sink that throws leaves the writes committed and hands their emits back', async () => {
+    it('group commit: a sink that throws leaves the writes committed, stores their emits in the same transaction, and hands them back', async () => {
       const left: string[][] = [];
+      const kept = entity(orgA);
       const gc = new GroupCommit<string>(store, {
         async inTransaction(tx) {
           await tx.insertEntity(entity(orgA, { _id: 'not-written' }));
           throw new Error('sink broke');
+        },
+        async keep(tx, emitted) {
+          assert.deepEqual(emitted, ['e']);
+          await tx.insertEntity(kept);
         },
         leftOver: (emitted) => void left.push([...emitted]),
       });
@@ -440,6 +448,7 @@ function conformance(name: 'sqlite' | 'postgres', open: () => Promise<{ store: S
       );
       assert.ok(await store.getEntity(orgA, e._id));
       assert.equal(await store.getEntity(orgA, 'not-written'), undefined, 'the sink’s own writes rolled back');
+      assert.ok(await store.getEntity(orgA, kept._id), 'what keep stored committed with the writes');
       assert.deepEqual(left, [['e']]);
     });
 
