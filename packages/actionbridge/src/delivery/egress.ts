@@ -107,8 +107,19 @@ export class EgressPolicy {
     }
   }
 
+  /** Verdicts by address: a delivery to an IP literal asks for each attempt (bounded: cleared when full). */
+  private readonly verdicts = new Map<string, string | undefined>();
+
   /** Why `address` is refused, or `undefined` when it may be reached. */
   deny(address: string): string | undefined {
+    if (this.verdicts.has(address)) return this.verdicts.get(address);
+    const why = this.judge(address);
+    if (this.verdicts.size >= 4096) this.verdicts.clear();
+    this.verdicts.set(address, why);
+    return why;
+  }
+
+  private judge(address: string): string | undefined {
     // A zone (`fe80::1%eth0`) names the interface, not the address.
     const ip = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
     const family = isIP(ip);
