@@ -6,6 +6,7 @@ import { eventPreviousValues } from './migrations/0008_event_previous_values.js'
 import { relationsActivities } from './migrations/0009_relations_activities.js';
 import { entityLifecycle } from './migrations/0010_entity_lifecycle.js';
 import { hotPathIndexes } from './migrations/0013_hot_path_indexes.js';
+import { executionsByFlow } from './migrations/0014_executions_by_flow.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -219,6 +220,7 @@ migrations['0008_event_previous_values'] = eventPreviousValues;
 migrations['0009_relations_activities'] = relationsActivities;
 migrations['0010_entity_lifecycle'] = entityLifecycle;
 migrations['0013_hot_path_indexes'] = hotPathIndexes;
+migrations['0014_executions_by_flow'] = executionsByFlow;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
 import { notifyWork, parse, type Q } from './context.js';
 import type { Page } from './flows.js';
+import { insertRows } from './insert-rows.js';
 
 type DeliveryRow = Selectable<Database['deliveries']>;
 
@@ -55,7 +56,7 @@ export function deliveryQueries(q: Q) {
           ? { ...toDeliveryRow(d), locked_until_ms: lease.untilMs, lease_owner: lease.owner }
           : toDeliveryRow(d),
       );
-      await db.insertInto('deliveries').values(rows).execute();
+      await insertRows(db, 'deliveries', rows);
       if (!lease || lease.ids.size < list.length) await notifyWork(q);
     },
     async getDelivery(orgId: string, id: string): Promise<Delivery | undefined> {

@@ -4,6 +4,7 @@ import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
 import type { EntityItem } from '../domain/types.js';
 import type { Q } from './context.js';
+import { insertRows } from './insert-rows.js';
 
 /**
  * Entity persistence: the `entities` rows and their search index, `entity_terms` (migration 0006).
@@ -131,12 +132,7 @@ export function indexRows(e: EntityItem): EntityTermsTable[] {
 /** Writes an entity's index rows (after its old ones were deleted). */
 export async function writeIndexRows(db: Db, e: EntityItem) {
   const rows = indexRows(e);
-  for (let i = 0; i < rows.length; i += 200) {
-    await idx(db)
-      .insertInto('entity_terms')
-      .values(rows.slice(i, i + 200))
-      .execute();
-  }
+  for (let i = 0; i < rows.length; i += 200) await insertRows(idx(db), 'entity_terms', rows.slice(i, i + 200));
 }
 
 /** Runs `fn` in a transaction unless `db` already is one. */
@@ -226,9 +222,8 @@ export async function hasEntitiesOf(db: Db, orgId: string, schema: string): Prom
 
 export function insertEntity(db: Db, e: EntityItem) {
   return atomically(db, async (tx) => {
-    await tx
-      .insertInto('entities')
-      .values({
+    await insertRows(tx, 'entities', [
+      {
         id: e._id,
         org_id: e._org,
         schema: e._schema,
@@ -236,8 +231,8 @@ export function insertEntity(db: Db, e: EntityItem) {
         created_at: e._created_at,
         updated_at: e._updated_at,
         deleted_at: e._deleted_at ?? null,
-      })
-      .execute();
+      },
+    ]);
     await writeIndexRows(tx, e);
   });
 }
@@ -290,12 +285,7 @@ export function replaceEntity(db: Db, e: EntityItem) {
         .execute();
     }
     const added = next.filter((x) => !have.has(key(x)));
-    for (let i = 0; i < added.length; i += 200) {
-      await idx(tx)
-        .insertInto('entity_terms')
-        .values(added.slice(i, i + 200))
-        .execute();
-    }
+    for (let i = 0; i < added.length; i += 200) await insertRows(idx(tx), 'entity_terms', added.slice(i, i + 200));
   });
 }
 

@@ -2,6 +2,7 @@ import { type Selectable, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { EntityEvent, EventStatus } from '../domain/types.js';
 import { notifyWork, parse, type Q } from './context.js';
+import { insertRows } from './insert-rows.js';
 
 export const EVENT_STATUS: Record<EventStatus, number> = { pending: 0, processed: 1, dead: 2 };
 
@@ -77,19 +78,16 @@ export function eventQueries(q: Q) {
   return {
     /** A pending event. `notify`: wake the other processes (PostgreSQL). */
     async insertEvent(ev: EntityEvent, notify = true): Promise<void> {
-      await db
-        .insertInto('entity_events')
-        .values(toEventRow(ev, { status: 'pending' }))
-        .execute();
+      await insertRows(db, 'entity_events', [toEventRow(ev, { status: 'pending' })]);
       if (notify) await notifyWork(q);
     },
     /** Events in one statement, each in its state (no notification: the caller carries them out). */
     async insertEvents(list: ReadonlyArray<{ ev: EntityEvent; state: EventState }>): Promise<void> {
-      if (list.length)
-        await db
-          .insertInto('entity_events')
-          .values(list.map((e) => toEventRow(e.ev, e.state)))
-          .execute();
+      await insertRows(
+        db,
+        'entity_events',
+        list.map((e) => toEventRow(e.ev, e.state)),
+      );
     },
     async listEvents(orgId: string, p: { status?: EventStatus; from: number; size: number }): Promise<EventSummary[]> {
       let s = db

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Execution } from '../domain/types.js';
 import { parse, type Q } from './context.js';
 import type { Page } from './flows.js';
+import { insertRows } from './insert-rows.js';
 
 const toRow = (e: Execution) => ({
   id: e.id,
@@ -28,7 +29,7 @@ export function executionQueries(q: Q) {
   return {
     /** Inserts executions in one statement. */
     async insertExecutions(list: readonly Execution[]): Promise<void> {
-      if (list.length) await db.insertInto('executions').values(list.map(toRow)).execute();
+      await insertRows(db, 'executions', list.map(toRow));
     },
     updateExecution: updateOne,
     /** Stores executions' new states in one statement (`UPDATE … FROM (VALUES …)`). */

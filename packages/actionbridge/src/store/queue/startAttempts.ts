@@ -1,5 +1,6 @@
 import type { DeliveryAttempt } from '../../domain/types.js';
 import type { Q } from '../context.js';
+import { insertRows } from '../insert-rows.js';
 
 /**
  * Records attempts as started, before their requests leave: a crash then leaves an `in_flight`
@@ -19,15 +20,13 @@ export async function startAttempts(
       .where('outcome', '=', 'in_flight')
       .execute();
   }
-  if (attempts.length === 0) return;
-  await q.db
-    .insertInto('delivery_attempts')
-    .values(
-      attempts.map((a) => ({
-        ...a,
-        request_headers: JSON.stringify(a.request_headers),
-        response_headers: JSON.stringify(a.response_headers),
-      })),
-    )
-    .execute();
+  await insertRows(
+    q.db,
+    'delivery_attempts',
+    attempts.map((a) => ({
+      ...a,
+      request_headers: JSON.stringify(a.request_headers),
+      response_headers: JSON.stringify(a.response_headers),
+    })),
+  );
 }
