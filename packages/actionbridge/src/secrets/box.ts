@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { RandomPool } from '../util/random-pool.js';
 
 const PREFIX = 'enc:v1:';
 
@@ -9,6 +10,8 @@ const PREFIX = 'enc:v1:';
  */
 export class SecretBox {
   private readonly key: Buffer;
+  /** IVs: 12 CSPRNG bytes per value, fetched in bulk (see RandomPool), each used once. */
+  private readonly ivs = new RandomPool();
 
   constructor(key: Buffer) {
     if (key.length !== 32) throw new TypeError('the secret key must be 32 bytes (base64 of 32 random bytes)');
@@ -27,7 +30,7 @@ export class SecretBox {
   }
 
   seal(plaintext: string): string {
-    const iv = randomBytes(12);
+    const iv = this.ivs.take(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { RandomPool } from './random-pool.js';
 
 /**
  * `bytes` random bytes whose first six hold the current time in ms: ids made later sort later.
@@ -13,22 +13,9 @@ function ordered(bytes: number): Buffer {
   return b;
 }
 
-/**
- * Random bytes for ids, cut from a pool refilled 4 KiB at a time: `randomBytes` per id was 3.7 % of
- * the platform's event-loop time on the end-to-end bench (a call into OpenSSL for 16 bytes, several
- * per action). Every byte is used once. Secrets (tokens, keys, IVs) do not come from here.
- */
-let pool = Buffer.alloc(0);
-let used = 0;
-function random(bytes: number): Buffer {
-  if (used + bytes > pool.length) {
-    pool = randomBytes(4096);
-    used = 0;
-  }
-  const out = Buffer.from(pool.subarray(used, used + bytes));
-  used += bytes;
-  return out;
-}
+/** Random bytes for ids: a pool of their own (secrets, tokens and keys never come from it). */
+const pool = new RandomPool();
+const random = (bytes: number): Buffer => pool.take(bytes);
 
 /** A UUID, version 7 (RFC 9562): time-ordered, 74 random bits. */
 export function newUuid(): string {
