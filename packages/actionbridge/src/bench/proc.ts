@@ -154,6 +154,42 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime (14), stime (15)
 }
 
+/** The machine's CPU time so far, in clock ticks: busy (all but idle and iowait) and in all, summed over its cores. */
+export function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const n = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (n[3] ?? 0) + (n[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Processes whose command name is `comm` (e.g. every process of a PostgreSQL server). */
+export function pidsNamed(comm: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of processes, those that ended meanwhile counted as 0 (read again: what they used until then is lost). */
+export function cpuSecondsOf(pids: readonly number[]): number {
+  let s = 0;
+  for (const pid of pids) {
+    try {
+      s += cpuSeconds(pid);
+    } catch {
+      // ended
+    }
+  }
+  return s;
+}
+
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -49,10 +49,13 @@ import {
   BIN,
   cleanEnv,
   cpuSeconds,
+  cpuSecondsOf,
   freePort,
+  machineTicks,
   now,
   ownChild,
   pgBin,
+  pidsNamed,
   rssBytes,
   type ServerProc,
   sleep,
@@ -312,22 +315,32 @@ interface Throughput {
   errors: Errors;
   /** CPU time (user + system) the server process spent per write in the counted window, in µs. */
   cpuUsPerWrite?: number;
+  /** CPU time per write of the `others` processes (a database server), in µs. */
+  othersUsPerWrite?: number;
+  /** Share of the machine's CPU (all cores) busy in the counted window, 0–1. */
+  machineBusy?: number;
 }
 
 /** Warm-up, then `cfg.writes` writes with `cfg.concurrency` in flight; receipts per second until the last one. */
 async function throughput(
   phase: string,
   write: (phase: string, errors: Errors) => (i: number) => Promise<void>,
-  /** The server process (its CPU per write is reported). */
-  pid?: number,
+  /** The server processes (their CPU per write is reported). */
+  pid?: number | number[],
+  /** Other processes whose CPU per write is reported apart (a database server's), listed after the warm-up. */
+  others?: () => number[],
 ) {
+  const pids = pid === undefined ? [] : Array.isArray(pid) ? pid : [pid];
   const errors: Errors = { n: 0 };
   const warm = `${phase}-warm`;
   const warmUntil = now() + cfg.warmS * 1000;
   await closedLoop(cfg.warmup, cfg.concurrency, write(warm, errors), warmUntil);
   await tracker.wait(warm, cfg.warmup, warmUntil);
   const t0 = now();
-  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
+  const cpu0 = cpuSecondsOf(pids);
+  const otherPids = others?.() ?? [];
+  const others0 = cpuSecondsOf(otherPids);
+  const machine0 = machineTicks();
   const deadline = t0 + cfg.waitS * 1000;
   await closedLoop(cfg.writes, cfg.concurrency, write(phase, errors), deadline);
   const complete = await tracker.wait(phase, cfg.writes, deadline);
@@ -335,7 +348,12 @@ async function throughput(
   if (errors.n > 0) notes.push(`${phase}: ${errors.n} writes failed, last: ${errors.last}`);
   if (complete) {
     const seconds = ((tracker.last(phase) ?? deadline) - t0) / 1000;
-    const cpu = pid === undefined ? {} : { cpuUsPerWrite: ((cpuSeconds(pid) - cpu0) * 1e6) / received };
+    const machine1 = machineTicks();
+    const cpu = {
+      ...(pids.length ? { cpuUsPerWrite: ((cpuSecondsOf(pids) - cpu0) * 1e6) / received } : {}),
+      ...(otherPids.length ? { othersUsPerWrite: ((cpuSecondsOf(otherPids) - others0) * 1e6) / received } : {}),
+      machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
+    };
     return { rate: received / seconds, received, seconds, complete, errors, ...cpu } satisfies Throughput;
   }
   // Not reached: the rate is what the receiver got in the window, warm-up backlog included.
@@ -436,6 +454,8 @@ const fmtMs = (ms: number | undefined, boundS = cfg.probeWaitS) =>
         ? `${(ms / 1000).toFixed(2)} s`
         : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
 const fmtUs = (us: number | undefined) => (us === undefined ? '—' : `${us.toFixed(0)} µs`);
+const fmtBusy = (f: number | undefined) =>
+  f === undefined ? '—' : `${(f * 100).toFixed(0)} % of ${cpus().length} cores`;
 const ratioOf = (value: number | undefined, base: number | undefined) =>
   value === undefined || base === undefined || !Number.isFinite(value) || !(base > 0)
     ? '—'
@@ -750,7 +770,12 @@ async function postgres(rx: Awaited<ReturnType<typeof startReceiver>>): Promise<
     procs.push(await platform('pg', { env, port: port2 }));
     for (const p of procs) apis.push(new Api(p.url));
     const org = await newOrg(apis[0] as Api, 'pg', rx.url(MAIN, '/ok'), RAISED);
-    const t = await throughput('pg', (phase, errors) => writer(apis, org.token, phase, errors));
+    const t: Throughput = await throughput(
+      'pg',
+      (phase, errors) => writer(apis, org.token, phase, errors),
+      procs.map((p) => p.pid),
+      () => pidsNamed('postgres'),
+    );
     log(`  ${fmtRate(t)}`);
     rows.push({
       figure,
@@ -759,6 +784,23 @@ async function postgres(rx: Awaited<ReturnType<typeof startReceiver>>): Promise<
       ratio: ratioOf(t.rate, base.fresh?.rate),
       target: '≥ 1.0',
       met: ratioMet(t, base.fresh, 1),
+    });
+    // Why the ratio is what it is on this machine: the CPU each write costs, and whether any is left.
+    rows.push({
+      figure: 'CPU per write: 2 platform processes + PostgreSQL server',
+      value: `${fmtUs(t.cpuUsPerWrite)} + ${fmtUs(t.othersUsPerWrite)}`,
+      baseline: fmtUs(base.fresh?.cpuUsPerWrite),
+      ratio: ratioOf((t.cpuUsPerWrite ?? Number.NaN) + (t.othersUsPerWrite ?? Number.NaN), base.fresh?.cpuUsPerWrite),
+      target: 'report',
+      met: '',
+    });
+    rows.push({
+      figure: 'machine CPU busy: PostgreSQL run (SQLite run)',
+      value: fmtBusy(t.machineBusy),
+      baseline: fmtBusy(base.fresh?.machineBusy),
+      ratio: '—',
+      target: 'report',
+      met: '',
     });
   } finally {
     for (const a of apis) await a.destroy();
