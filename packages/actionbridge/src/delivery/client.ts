@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import { EgressDeniedError, type EgressPolicy } from './egress.js';
 import { loadUndici, type UndiciParts } from './undici.js';
@@ -93,20 +94,7 @@ export class DeliveryClient {
         bodyTimeout: timeoutMs,
         signal: deadline.signal,
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let truncated = false;
-      for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
-        if (size + buf.length > RESPONSE_CAP_BYTES) {
-          chunks.push(buf.subarray(0, RESPONSE_CAP_BYTES - size));
-          truncated = true;
-          res.body.destroy();
-          break;
-        }
-        chunks.push(buf);
-        size += buf.length;
-      }
+      const { chunks, truncated } = await readCapped(res.body, RESPONSE_CAP_BYTES);
       const flat: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) {
         if (v !== undefined) flat[k] = (Array.isArray(v) ? v.join(', ') : v).replaceAll('\u0000', '\uFFFD');
@@ -145,6 +133,31 @@ export class DeliveryClient {
   async close(): Promise<void> {
     if (this.loaded) await (await this.loaded).agent.close();
   }
+}
+
+/**
+ * A response body, read up to `cap` bytes (the rest is not read: the stream is destroyed). With
+ * listeners rather than `for await`, whose async iterator cost a promise and a wrapper per chunk.
+ */
+function readCapped(body: Readable, cap: number): Promise<{ chunks: Buffer[]; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (buf: Buffer) => {
+      if (size + buf.length > cap) {
+        chunks.push(buf.subarray(0, cap - size));
+        size = cap;
+        body.removeAllListeners('data');
+        body.destroy();
+        resolve({ chunks, truncated: true });
+        return;
+      }
+      chunks.push(buf);
+      size += buf.length;
+    });
+    body.once('end', () => resolve({ chunks, truncated: false }));
+    body.once('error', reject);
+  });
 }
 
 function describe(err: unknown, timeoutMs: number, timeout: boolean): string {
