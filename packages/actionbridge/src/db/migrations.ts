@@ -7,6 +7,7 @@ import { relationsActivities } from './migrations/0009_relations_activities.js';
 import { entityLifecycle } from './migrations/0010_entity_lifecycle.js';
 import { hotPathIndexes } from './migrations/0013_hot_path_indexes.js';
 import { executionsByFlow } from './migrations/0014_executions_by_flow.js';
+import { pendingLeases } from './migrations/0015_pending_leases.js';
 
 /**
  * Numbered migrations, applied in order. Never edit one after it has been released: add the next.
@@ -221,6 +222,7 @@ migrations['0009_relations_activities'] = relationsActivities;
 migrations['0010_entity_lifecycle'] = entityLifecycle;
 migrations['0013_hot_path_indexes'] = hotPathIndexes;
 migrations['0014_executions_by_flow'] = executionsByFlow;
+migrations['0015_pending_leases'] = pendingLeases;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -47,14 +47,22 @@ export async function claimDeliveries(
       : n === 1
         ? sql`substr(pairs.k, 1, instr(pairs.k, char(31)) - 1)`
         : sql`substr(pairs.k, instr(pairs.k, char(31)) + 1)`;
+  // Each step seeks the next pair in two index lookups: the same org's next origin, else the next
+  // org. A row-value comparison, `(org_id, origin) > (…)`, made SQLite seek on the org alone and read
+  // every pending row of the pair it came from: 1.5 ms a claim with 6,700 pending at one endpoint
+  // (0.006 ms this way), and the claims of a backlog then took most of the process.
   const candidates = sql`
       pairs(k) as (
         select (select org_id || ${sep} || origin from deliveries where status = 'pending'
                 order by org_id, origin limit 1)
         union all
-        select (select org_id || ${sep} || origin from deliveries
-                where status = 'pending' and (org_id, origin) > (${part(1)}, ${part(2)})
-                order by org_id, origin limit 1)
+        select coalesce(
+          (select org_id || ${sep} || origin from deliveries
+           where status = 'pending' and org_id = ${part(1)} and origin > ${part(2)}
+           order by org_id, origin limit 1),
+          (select org_id || ${sep} || origin from deliveries
+           where status = 'pending' and org_id > ${part(1)}
+           order by org_id, origin limit 1))
         from pairs where pairs.k is not null),
       cand as (${
         pg

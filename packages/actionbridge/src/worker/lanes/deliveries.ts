@@ -35,6 +35,14 @@ function anyFull(caps: ClaimCaps): boolean {
 /** New deliveries kept in memory while their org or origin is full, at most (beyond, they wait for a claim). */
 const MAX_PARKED = 4096;
 
+/**
+ * While a backlog waits in the store on its caps, claims are spaced at least this far apart, so
+ * that each takes every slot freed meanwhile. Measured on a 12,000-write run at one endpoint (more
+ * than MAX_PARKED waiting): a claim per freed slot made 18,000 claims of ~0.4 ms, and the engine
+ * fell from ~1,700 to ~600 deliveries/s.
+ */
+const BACKLOG_CLAIM_GAP_MS = 5;
+
 interface InFlight {
   d: Delivery;
   attemptId: string;
@@ -80,6 +88,9 @@ export class DeliveryLane {
   lastClaimAt = 0;
   /** Due work waits in the store on a cap or on the free slots: a freed slot calls for a claim. */
   private starved = false;
+  /** The last claim left work in the store that did not fit (see BACKLOG_CLAIM_GAP_MS). */
+  private backlogged = false;
+  private gapTimer: NodeJS.Timeout | undefined;
   /** The store may hold work the lane was not handed: claim from it on the next tick. */
   private scanWanted = true;
   /** The cached {@link nextDue}; `null` when it must be read again. */
@@ -123,6 +134,16 @@ export class DeliveryLane {
 
   async tick(): Promise<boolean> {
     if (!this.scanWanted) return false;
+    const sinceClaim = Date.now() - this.lastClaimAt;
+    if (this.backlogged && sinceClaim < BACKLOG_CLAIM_GAP_MS) {
+      // The scan stays wanted: the lane is woken once the gap has passed.
+      this.gapTimer ??= setTimeout(() => {
+        this.gapTimer = undefined;
+        this.ctx.wake.deliveries();
+      }, BACKLOG_CLAIM_GAP_MS - sinceClaim);
+      this.gapTimer.unref();
+      return false;
+    }
     this.scanWanted = false;
     this.due = null;
     const caps = this.slots.caps();
@@ -139,6 +160,7 @@ export class DeliveryLane {
     // lapses and the delivery is claimed again.
     const claimed = await claimDeliveries(store.q, { now: nowMs, leaseMs, owner, ...caps });
     this.starved = claimed.length === caps.limit || reachedCap(claimed, caps) || anyFull(caps);
+    this.backlogged = this.starved;
     if (claimed.length === 0) return false;
     const prepared: Prepared[] = [];
     for (const d of claimed) {
