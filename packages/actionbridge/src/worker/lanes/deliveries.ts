@@ -88,8 +88,9 @@ export class DeliveryLane {
   lastClaimAt = 0;
   /** Due work waits in the store on a cap or on the free slots: a freed slot calls for a claim. */
   private starved = false;
-  /** The last claim left work in the store that did not fit (see BACKLOG_CLAIM_GAP_MS). */
+  /** The last claim left work in the store that did not fit (see BACKLOG_CLAIM_GAP_MS), and when it ran. */
   private backlogged = false;
+  private claimedAt = 0;
   private gapTimer: NodeJS.Timeout | undefined;
   /** The store may hold work the lane was not handed: claim from it on the next tick. */
   private scanWanted = true;
@@ -134,7 +135,8 @@ export class DeliveryLane {
 
   async tick(): Promise<boolean> {
     if (!this.scanWanted) return false;
-    const sinceClaim = Date.now() - this.lastClaimAt;
+    // From the last claim itself: `lastClaimAt` also moves when new work is parked.
+    const sinceClaim = Date.now() - this.claimedAt;
     if (this.backlogged && sinceClaim < BACKLOG_CLAIM_GAP_MS) {
       // The scan stays wanted: the lane is woken once the gap has passed.
       this.gapTimer ??= setTimeout(() => {
@@ -158,6 +160,7 @@ export class DeliveryLane {
     // The claim is its own statement (most claims find nothing: no transaction for them); the
     // attempts are written before any request leaves. A crash in between sends nothing: the lease
     // lapses and the delivery is claimed again.
+    this.claimedAt = nowMs;
     const claimed = await claimDeliveries(store.q, { now: nowMs, leaseMs, owner, ...caps });
     this.starved = claimed.length === caps.limit || reachedCap(claimed, caps) || anyFull(caps);
     this.backlogged = this.starved;
